@@ -1,0 +1,90 @@
+"""The JSON API: one view per operation; each validates, calls a service or selector, serializes."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from leaderboard import selectors, serializers, services
+from leaderboard.errors import NotRanked, PlayerNotFound
+from users import services as user_services
+from users.models import User
+
+
+class SubmitScoreApi(APIView):
+    @extend_schema(request=serializers.SubmitScoreInput, responses={201: serializers.SubmitScoreOutput})
+    def post(self, request: Request) -> Response:
+        data = _validated(serializers.SubmitScoreInput, request.data)
+        submitted = services.submit_score(**data)
+        board = selectors.get_default_board_ref()
+        entry = submitted.entries[board.id]
+        # Read after the commit, so the player sees the rank their new total earns.
+        placement = selectors.get_placement(total_score=entry.total_score, board=board)
+        body = {
+            "session_id": submitted.session.pk,
+            "user_id": data["user_id"],
+            "score": data["score"],
+            "game_mode": data["game_mode"],
+            "total_score": entry.total_score,
+            "session_count": entry.session_count,
+            "rank": placement.rank,
+            "percentile": placement.percentile,
+            "total_players": placement.total_players,
+        }
+        return Response(serializers.SubmitScoreOutput(body).data, status=status.HTTP_201_CREATED)
+
+
+class TopPlayersApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int, description="1..100, default 10")],
+        responses=serializers.TopPlayersOutput,
+    )
+    def get(self, request: Request) -> Response:
+        data = _validated(serializers.TopPlayersInput, request.query_params)
+        top = selectors.get_top(limit=data["limit"])
+        return Response(serializers.TopPlayersOutput(top).data)
+
+
+class PlayerRankApi(APIView):
+    @extend_schema(responses=serializers.PlayerRankOutput)
+    def get(self, request: Request, user_id: str) -> Response:
+        data = _validated(serializers.UserIdInput, {"user_id": user_id})
+        standing = selectors.get_player_rank(user_id=data["user_id"])
+        if standing is None:
+            if not User.objects.filter(pk=data["user_id"]).exists():
+                raise PlayerNotFound(f"No player with id {data['user_id']}.")
+            raise NotRanked(f"Player {data['user_id']} has no score on this board yet.")
+        return Response(serializers.PlayerRankOutput(standing).data)
+
+
+class RegisterPlayerApi(APIView):
+    @extend_schema(
+        request=serializers.RegisterPlayerInput, responses={201: serializers.RegisteredPlayerOutput}
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(serializers.RegisterPlayerInput, request.data)
+        player = user_services.register_player(**data)
+        return Response(serializers.RegisteredPlayerOutput(player).data, status=status.HTTP_201_CREATED)
+
+
+class PlayerDetailApi(APIView):
+    @extend_schema(responses=serializers.PlayerDetailOutput)
+    def get(self, request: Request, user_id: str) -> Response:
+        data = _validated(serializers.UserIdInput, {"user_id": user_id})
+        player = User.objects.filter(pk=data["user_id"]).only("id", "username", "date_joined").first()
+        if player is None:
+            raise PlayerNotFound(f"No player with id {data['user_id']}.")
+        body = {
+            "id": player.pk,
+            "username": player.username,
+            "date_joined": player.date_joined,
+            "standing": selectors.get_player_rank(user_id=player.pk),
+        }
+        return Response(serializers.PlayerDetailOutput(body).data)
+
+
+def _validated(serializer_class: type[serializers.serializers.Serializer], data: object) -> dict:  # type: ignore[type-arg]
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

@@ -1,0 +1,25 @@
+"""Domain errors raised by services and selectors; the API maps them to JSON."""
+
+
+class LeaderboardError(Exception):
+    code = "error"
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class PlayerNotFound(LeaderboardError):
+    code = "player_not_found"
+    status = 404
+
+
+class NotRanked(LeaderboardError):
+    code = "player_not_ranked"
+    status = 404
+
+
+class UsernameTaken(LeaderboardError):
+    code = "username_taken"
+    status = 409

@@ -1,0 +1,86 @@
+"""Boards, game sessions and leaderboard entries: fields, constraints and indexes."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Board(models.Model):
+    """A ranking of players; new boards are rows, never new tables."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=100)
+    # Blank means every game mode counts towards this board.
+    game_mode = models.SlugField(max_length=32, blank=True, default="")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GameSessionQuerySet(models.QuerySet["GameSession"]):
+    def counted(self) -> "GameSessionQuerySet":
+        return self.filter(is_void=False)
+
+
+class GameSession(models.Model):
+    """One played game. Append-only: moderators void a session, never delete it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sessions")
+    score = models.BigIntegerField()
+    game_mode = models.SlugField(max_length=32, default="solo")
+    played_at = models.DateTimeField(default=timezone.now)
+    is_void = models.BooleanField(default=False)
+
+    objects = GameSessionQuerySet.as_manager()
+
+    class Meta:
+        db_table = "game_session"
+        indexes = [models.Index(fields=["user", "-played_at"], name="session_user_played")]
+        constraints = [
+            models.CheckConstraint(condition=Q(score__gte=0), name="session_score_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.score} ({self.game_mode})"
+
+
+class LeaderboardEntry(models.Model):
+    """A player's standing on one board, kept in step with their sessions."""
+
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="entries")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="entries")
+    # Denormalised so listings never join the users table.
+    username = models.CharField(max_length=150)
+    total_score = models.BigIntegerField(default=0)
+    session_count = models.IntegerField(default=0)
+    # When the total last changed: the tie-break "who reached that total first".
+    last_updated = models.DateTimeField(default=timezone.now)
+    # Bumped on every change; lets the rank index ignore an older write that arrives late.
+    version = models.BigIntegerField(default=1)
+
+    class Meta:
+        db_table = "leaderboard"
+        constraints = [
+            models.UniqueConstraint(fields=["board", "user"], name="entry_one_per_board_and_player"),
+            models.CheckConstraint(condition=Q(total_score__gte=0), name="entry_total_not_negative"),
+            models.CheckConstraint(condition=Q(session_count__gte=0), name="entry_sessions_not_negative"),
+        ]
+        indexes = [
+            # Listing order (top N is an index scan) and "players above a total" (a range count).
+            models.Index(
+                "board",
+                models.F("total_score").desc(),
+                "last_updated",
+                "user",
+                name="entry_board_listing_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} on {self.board_id}: {self.total_score}"

@@ -1,0 +1,104 @@
+"""API input and output shapes: plain serializers with explicit fields."""
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+MAX_ID = 2**63 - 1  # the largest value a BIGINT primary key can hold
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: strings, floats, booleans and null are rejected."""
+
+    default_error_messages = {"invalid": "A JSON integer is required."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictSlugField(serializers.SlugField):
+    """A JSON string only: numbers are not silently turned into slugs."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class SubmitScoreInput(serializers.Serializer):
+    user_id = StrictIntegerField(min_value=1, max_value=MAX_ID)
+    score = StrictIntegerField(min_value=0)
+    game_mode = StrictSlugField(max_length=32, required=False, default="solo")
+
+    def validate_score(self, value: int) -> int:
+        maximum = settings.LEADERBOARD_MAX_SCORE_PER_SESSION
+        if value > maximum:
+            raise serializers.ValidationError(f"Ensure this value is less than or equal to {maximum}.")
+        return value
+
+
+class SubmitScoreOutput(serializers.Serializer):
+    session_id = serializers.IntegerField()
+    user_id = serializers.IntegerField()
+    score = serializers.IntegerField()
+    game_mode = serializers.CharField()
+    total_score = serializers.IntegerField()
+    session_count = serializers.IntegerField()
+    rank = serializers.IntegerField()
+    percentile = serializers.FloatField()
+    total_players = serializers.IntegerField()
+
+
+class TopPlayersInput(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=10)
+
+
+class TopPlayerOutput(serializers.Serializer):
+    rank = serializers.IntegerField()
+    user_id = serializers.IntegerField()
+    username = serializers.CharField()
+    total_score = serializers.IntegerField()
+    session_count = serializers.IntegerField()
+
+
+class TopPlayersOutput(serializers.Serializer):
+    top_players = TopPlayerOutput(many=True, source="rows")
+    total_players = serializers.IntegerField()
+
+
+class UserIdInput(serializers.Serializer):
+    user_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+
+
+class PlayerRankOutput(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    username = serializers.CharField()
+    rank = serializers.IntegerField()
+    total_score = serializers.IntegerField()
+    session_count = serializers.IntegerField()
+    percentile = serializers.FloatField()
+    total_players = serializers.IntegerField()
+
+
+class RegisterPlayerInput(serializers.Serializer):
+    username = serializers.RegexField(
+        r"^[\w.@+-]+\Z", max_length=150, error_messages={"invalid": "Letters, digits and @/./+/-/_ only."}
+    )
+    email = serializers.EmailField(required=False, default="")
+
+
+class PlayerOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    date_joined = serializers.DateTimeField()
+
+
+class RegisteredPlayerOutput(PlayerOutput):
+    email = serializers.EmailField()
+
+
+class PlayerDetailOutput(PlayerOutput):
+    standing = PlayerRankOutput(allow_null=True)

@@ -1,0 +1,17 @@
+"""Small helpers that create test data through the services, as production does."""
+
+import itertools
+
+from leaderboard import services
+from users import services as user_services
+from users.models import User
+
+_names = itertools.count(1)
+
+
+def make_player(username: str | None = None) -> User:
+    return user_services.register_player(username=username or f"player_{next(_names)}")
+
+
+def submit(player: User, score: int, game_mode: str = "solo") -> services.SubmittedScore:
+    return services.submit_score(user_id=player.pk, score=score, game_mode=game_mode)
