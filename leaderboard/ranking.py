@@ -109,3 +109,11 @@ def get_top(*, board_id: int, limit: int) -> TopPlayers:
         ],
         total_players=total_players,
     )
+
+
+def on_entries_changed(*, user_ids: list[int]) -> None:
+    """Bring derived ranking data in line after these players' entries changed.
+
+    Services call it through `transaction.on_commit`. With SQL-only ranking there is
+    nothing derived to refresh yet; the Redis rank index and the top-N cache hook in here.
+    """
