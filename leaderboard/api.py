@@ -18,16 +18,24 @@ class SubmitScoreApi(APIView):
         data = _validated(serializers.SubmitScoreInput, request.data)
         submitted = services.submit_score(**data)
         board = selectors.get_default_board_ref()
-        entry = submitted.entries[board.id]
-        # Read after the commit, so the player sees the rank their new total earns.
-        placement = selectors.get_placement(total_score=entry.total_score, board=board)
+        entry = submitted.entries.get(board.id)
+        if entry is None:
+            # A hidden player: the session is kept but ranks nowhere. The answer keeps its
+            # shape and reports the place their counted total would earn, without listing them.
+            unlisted = selectors.get_unlisted_standing(user_id=data["user_id"], board=board)
+            total_score, session_count = unlisted.total_score, unlisted.session_count
+            placement = unlisted.placement
+        else:
+            total_score, session_count = entry.total_score, entry.session_count
+            # Read after the commit, so the player sees the rank their new total earns.
+            placement = selectors.get_placement(total_score=total_score, board=board)
         body = {
             "session_id": submitted.session.pk,
             "user_id": data["user_id"],
             "score": data["score"],
             "game_mode": data["game_mode"],
-            "total_score": entry.total_score,
-            "session_count": entry.session_count,
+            "total_score": total_score,
+            "session_count": session_count,
             "rank": placement.rank,
             "percentile": placement.percentile,
             "total_players": placement.total_players,

@@ -23,3 +23,10 @@ class NotRanked(LeaderboardError):
 class UsernameTaken(LeaderboardError):
     code = "username_taken"
     status = 409
+
+
+class ModerationError(LeaderboardError):
+    """A moderation action that cannot apply (no reason given, already done, no such target)."""
+
+    code = "moderation_error"
+    status = 409

@@ -41,7 +41,11 @@ class GameSession(models.Model):
 
     class Meta:
         db_table = "game_session"
-        indexes = [models.Index(fields=["user", "-played_at"], name="session_user_played")]
+        indexes = [
+            models.Index(fields=["user", "-played_at"], name="session_user_played"),
+            # "Submits in the last minute" on the health page is a short range scan.
+            models.Index(fields=["played_at"], name="session_played_at"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(score__gte=0), name="session_score_not_negative"),
         ]
@@ -84,3 +88,35 @@ class LeaderboardEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username} on {self.board_id}: {self.total_score}"
+
+
+class ModerationLog(models.Model):
+    """Who did what to whom, when and why: one row per moderation action."""
+
+    class Action(models.TextChoices):
+        VOID_SESSION = "void_session", "Void session"
+        RESTORE_SESSION = "restore_session", "Restore session"
+        HIDE_PLAYER = "hide_player", "Hide player"
+        RESTORE_PLAYER = "restore_player", "Restore player"
+
+    created_at = models.DateTimeField(default=timezone.now)
+    moderator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="moderation_actions"
+    )
+    action = models.CharField(max_length=32, choices=Action.choices)
+    target_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="moderation_history"
+    )
+    session = models.ForeignKey(
+        GameSession, on_delete=models.PROTECT, null=True, blank=True, related_name="moderation_history"
+    )
+    reason = models.TextField()
+
+    class Meta:
+        db_table = "moderation_log"
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="moderation_reason_required"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} of {self.target_user_id} by {self.moderator_id}"

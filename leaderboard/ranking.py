@@ -117,3 +117,13 @@ def on_entries_changed(*, user_ids: list[int]) -> None:
     Services call it through `transaction.on_commit`. With SQL-only ranking there is
     nothing derived to refresh yet; the Redis rank index and the top-N cache hook in here.
     """
+
+
+def rank_source() -> str:
+    """Where ranks are read from right now: "sql" (the leaderboard table)."""
+    return "sql"
+
+
+def cache_hit_ratio() -> float | None:
+    """Share of ranking reads served from cache since start-up; None while nothing is cached."""
+    return None

@@ -1,13 +1,19 @@
 """Reads reused across the API, the web pages and the commands."""
 
+import math
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import connection, models
+from django.db.models import F, Q, Sum, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
 
 from leaderboard import ranking
-from leaderboard.models import Board
+from leaderboard.models import Board, GameSession
+from users.models import User
 
 BOARD_CACHE_SECONDS = 10.0
 
@@ -75,3 +81,135 @@ def get_placement(*, total_score: int, board: BoardRef | None = None) -> ranking
     """The rank a total has on a board right now."""
     board = board or get_default_board_ref()
     return ranking.get_placement(board_id=board.id, total_score=total_score)
+
+
+@dataclass(frozen=True)
+class UnlistedStanding:
+    total_score: int
+    session_count: int
+    placement: ranking.Placement
+
+
+def get_unlisted_standing(*, user_id: int, board: BoardRef | None = None) -> UnlistedStanding:
+    """Where a player's counted sessions would place them on a board they are not listed on."""
+    board = board or get_default_board_ref()
+    sessions = GameSession.objects.counted().filter(user_id=user_id)
+    if board.game_mode:
+        sessions = sessions.filter(game_mode=board.game_mode)
+    totals = sessions.aggregate(total=Sum("score", default=0), count=models.Count("id"))
+    placement = ranking.get_placement(board_id=board.id, total_score=totals["total"])
+    return UnlistedStanding(
+        total_score=totals["total"],
+        session_count=totals["count"],
+        # Counted among the players as if they were listed, so the percentile stays in 0..100.
+        placement=ranking.Placement(rank=placement.rank, total_players=placement.total_players + 1),
+    )
+
+
+# --- Players ------------------------------------------------------------------
+
+SEARCH_LIMIT = 10
+
+
+def get_visible_player(*, user_id: int) -> User | None:
+    """A player anyone may look at: hidden players do not exist for the public pages."""
+    return User.objects.filter(pk=user_id, is_hidden=False).only("id", "username", "date_joined").first()
+
+
+def get_visible_player_id_by_username(*, username: str) -> int | None:
+    return User.objects.filter(username=username, is_hidden=False).values_list("id", flat=True).first()
+
+
+def search_players(*, prefix: str, limit: int = SEARCH_LIMIT) -> list[User]:
+    """Players whose username starts with `prefix` (served by the users_username_prefix index)."""
+    prefix = prefix.strip()
+    if not prefix:
+        return []
+    return list(
+        User.objects.filter(username__startswith=prefix, is_hidden=False)
+        .order_by("username")
+        .only("id", "username")[:limit]
+    )
+
+
+def list_counted_sessions(*, user_id: int) -> models.QuerySet[GameSession]:
+    """A player's counted sessions, newest first (the session_user_played index order)."""
+    return (
+        GameSession.objects.counted()
+        .filter(user_id=user_id)
+        .order_by("-played_at", "-id")
+        .only("id", "score", "game_mode", "played_at")
+    )
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    played_at: datetime
+    total_score: int
+
+
+def get_score_history(*, user_id: int, max_points: int = 60) -> list[HistoryPoint]:
+    """The player's running total over their counted sessions, at most `max_points` points.
+
+    With more sessions than points, every k-th session's running total is kept (always the
+    first and the last), so the curve keeps its shape and the page stays small.
+    """
+    order = [F("played_at").asc(), F("id").asc()]
+    sessions = GameSession.objects.counted().filter(user_id=user_id)
+    count = sessions.count()
+    if count == 0:
+        return []
+    step = max(1, math.ceil(count / max_points))
+    positions = sorted({1, count, *range(step, count + 1, step)})
+    rows = (
+        sessions.annotate(
+            running_total=Window(Sum("score"), order_by=order),
+            position=Window(RowNumber(), order_by=order),
+        )
+        .filter(position__in=positions)
+        .order_by("position")
+        .values_list("played_at", "running_total")
+    )
+    return [HistoryPoint(played_at=played_at, total_score=total) for played_at, total in rows]
+
+
+# --- Operations ---------------------------------------------------------------
+
+# Below this many rows an exact COUNT is cheap enough; above it PostgreSQL's estimate serves.
+EXACT_COUNT_BELOW = 100_000
+
+
+def estimate_row_count(*, model: type[models.Model]) -> int:
+    """Rows in a model's table: the planner's estimate on PostgreSQL when large, else exact."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table]
+            )
+            row = cursor.fetchone()
+        if row is not None and row[0] >= EXACT_COUNT_BELOW:
+            return int(row[0])
+    return model._default_manager.count()
+
+
+@dataclass(frozen=True)
+class Health:
+    players: int
+    sessions: int
+    ranked_players: int
+    submits_last_minute: int
+    rank_source: str
+    cache_hit_ratio: float | None
+
+
+def get_health() -> Health:
+    board = get_default_board_ref()
+    since = timezone.now() - timedelta(minutes=1)
+    return Health(
+        players=estimate_row_count(model=User),
+        sessions=estimate_row_count(model=GameSession),
+        ranked_players=ranking.count_players(board_id=board.id),
+        submits_last_minute=GameSession.objects.filter(played_at__gte=since).count(),
+        rank_source=ranking.rank_source(),
+        cache_hit_ratio=ranking.cache_hit_ratio(),
+    )

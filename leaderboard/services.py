@@ -7,9 +7,9 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from leaderboard import selectors
-from leaderboard.errors import PlayerNotFound
-from leaderboard.models import GameSession
+from leaderboard import ranking, selectors
+from leaderboard.errors import ModerationError, PlayerNotFound
+from leaderboard.models import GameSession, LeaderboardEntry, ModerationLog
 from users.models import User
 
 
@@ -25,7 +25,8 @@ class EntryTotals:
 class SubmittedScore:
     session: GameSession
     username: str
-    entries: dict[int, EntryTotals]  # by board id
+    entries: dict[int, EntryTotals]  # by board id; empty for a hidden player
+    is_hidden: bool = False
 
 
 # The arithmetic happens in the database so concurrent submits never lose points.
@@ -47,17 +48,46 @@ RETURNING total_score, session_count, version
 
 @transaction.atomic
 def submit_score(*, user_id: int, score: int, game_mode: str) -> SubmittedScore:
-    """Record one game session and add it to every board it counts towards."""
-    username = User.objects.filter(pk=user_id).values_list("username", flat=True).first()
-    if username is None:
-        raise PlayerNotFound(f"No player with id {user_id}.")
+    """Record one game session and add it to every board it counts towards.
+
+    A hidden player's session is recorded (nothing is lost if they are restored) but
+    counts towards no board while they stay hidden.
+    """
+    player = _lock_player(user_id=user_id)
     now = timezone.now()
     session = GameSession.objects.create(user_id=user_id, score=score, game_mode=game_mode, played_at=now)
+    username = player.username
+    if player.is_hidden:
+        return SubmittedScore(session=session, username=username, entries={}, is_hidden=True)
     entries = {
         board.id: _add_to_entry(board_id=board.id, user_id=user_id, username=username, score=score, at=now)
         for board in selectors.list_boards_for_mode(game_mode=game_mode)
     }
     return SubmittedScore(session=session, username=username, entries=entries)
+
+
+@dataclass(frozen=True)
+class _LockedPlayer:
+    username: str
+    is_hidden: bool
+
+
+def _lock_player(*, user_id: int) -> _LockedPlayer:
+    """Read the player and hold their row until commit.
+
+    Submits and moderation of one player take turns on this lock, so a recount never
+    misses a session committed meanwhile and a hidden player never regains an entry.
+    `no_key` keeps the lock compatible with the key-share locks of foreign-key checks.
+    """
+    player = (
+        User.objects.select_for_update(no_key=True)
+        .filter(pk=user_id)
+        .values_list("username", "is_hidden")
+        .first()
+    )
+    if player is None:
+        raise PlayerNotFound(f"No player with id {user_id}.")
+    return _LockedPlayer(username=player[0], is_hidden=player[1])
 
 
 def _add_to_entry(*, board_id: int, user_id: int, username: str, score: int, at: datetime) -> EntryTotals:
@@ -80,7 +110,8 @@ INSERT INTO leaderboard
 SELECT %(board_id)s, s.user_id, u.username, SUM(s.score), COUNT(*),
        COALESCE(MAX(s.played_at) FILTER (WHERE s.score > 0), MIN(s.played_at)), 1
 FROM game_session s JOIN users u ON u.id = s.user_id
-WHERE NOT s.is_void AND (%(game_mode)s = '' OR s.game_mode = %(game_mode)s) {user_filter}
+WHERE NOT s.is_void AND NOT u.is_hidden
+    AND (%(game_mode)s = '' OR s.game_mode = %(game_mode)s) {user_filter}
 GROUP BY s.user_id, u.username
 ON CONFLICT (board_id, user_id) DO UPDATE SET
     total_score = EXCLUDED.total_score,
@@ -91,14 +122,129 @@ ON CONFLICT (board_id, user_id) DO UPDATE SET
 """
 
 
+_DELETE_STALE_ENTRIES_SQL = """
+DELETE FROM leaderboard
+WHERE board_id = %(board_id)s {user_filter}
+    AND NOT EXISTS (
+        SELECT 1 FROM game_session s JOIN users u ON u.id = s.user_id
+        WHERE s.user_id = leaderboard.user_id AND NOT s.is_void AND NOT u.is_hidden
+            AND (%(game_mode)s = '' OR s.game_mode = %(game_mode)s)
+    )
+"""
+
+
 @transaction.atomic
 def rebuild_entries(*, board_id: int, game_mode: str, user_ids: list[int] | None = None) -> None:
-    """Make a board's entries equal to the sums of counted sessions."""
-    params: dict[str, Any] = {"board_id": board_id, "game_mode": game_mode}
-    user_filter = ""
+    """Make a board's entries equal to the sums of counted sessions (of all players, or these)."""
+    _rebuild_board(board_id=board_id, game_mode=game_mode, user_ids=user_ids)
     if user_ids is not None:
+        _entries_changed(user_ids=user_ids)
+
+
+def _rebuild_board(*, board_id: int, game_mode: str, user_ids: list[int] | None) -> None:
+    params: dict[str, Any] = {"board_id": board_id, "game_mode": game_mode}
+    session_filter = entry_filter = ""
+    if user_ids is not None:
+        if not user_ids:
+            return
         placeholders = ", ".join(f"%(u{i})s" for i in range(len(user_ids)))
-        user_filter = f"AND s.user_id IN ({placeholders})"
+        session_filter = f"AND s.user_id IN ({placeholders})"
+        entry_filter = f"AND user_id IN ({placeholders})"
         params.update({f"u{i}": uid for i, uid in enumerate(user_ids)})
     with connection.cursor() as cursor:
-        cursor.execute(_REBUILD_ENTRIES_SQL.format(user_filter=user_filter), params)
+        cursor.execute(_REBUILD_ENTRIES_SQL.format(user_filter=session_filter), params)
+        cursor.execute(_DELETE_STALE_ENTRIES_SQL.format(user_filter=entry_filter), params)
+
+
+def _rebuild_player(*, user_id: int) -> None:
+    """Recount one player on every board from their counted sessions."""
+    for board in selectors.list_active_boards():
+        _rebuild_board(board_id=board.id, game_mode=board.game_mode, user_ids=[user_id])
+    _entries_changed(user_ids=[user_id])
+
+
+def _entries_changed(*, user_ids: list[int]) -> None:
+    ids = list(user_ids)
+    transaction.on_commit(lambda: ranking.on_entries_changed(user_ids=ids))
+
+
+# --- Moderation: every action needs a reason and leaves a ModerationLog row. ---
+
+
+def _require_reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise ModerationError("A moderation action needs a reason.")
+    return reason
+
+
+@transaction.atomic
+def void_session(*, session_id: int, moderator: User, reason: str) -> GameSession:
+    """Exclude a session from every total; the player's ranks follow at once."""
+    return _set_session_void(
+        session_id=session_id,
+        is_void=True,
+        moderator=moderator,
+        reason=reason,
+        action=ModerationLog.Action.VOID_SESSION,
+    )
+
+
+@transaction.atomic
+def restore_session(*, session_id: int, moderator: User, reason: str) -> GameSession:
+    """Count a voided session again."""
+    return _set_session_void(
+        session_id=session_id,
+        is_void=False,
+        moderator=moderator,
+        reason=reason,
+        action=ModerationLog.Action.RESTORE_SESSION,
+    )
+
+
+def _set_session_void(
+    *, session_id: int, is_void: bool, moderator: User, reason: str, action: str
+) -> GameSession:
+    reason = _require_reason(reason)
+    user_id = GameSession.objects.filter(pk=session_id).values_list("user_id", flat=True).first()
+    if user_id is None:
+        raise ModerationError(f"No game session with id {session_id}.")
+    _lock_player(user_id=user_id)
+    session = GameSession.objects.select_for_update().get(pk=session_id)
+    if session.is_void == is_void:
+        state = "void" if is_void else "counted"
+        raise ModerationError(f"Session {session_id} is already {state}.")
+    GameSession.objects.filter(pk=session_id).update(is_void=is_void)
+    session.is_void = is_void
+    _rebuild_player(user_id=user_id)
+    ModerationLog.objects.create(
+        moderator=moderator, action=action, target_user_id=user_id, session=session, reason=reason
+    )
+    return session
+
+
+@transaction.atomic
+def hide_player(*, user_id: int, moderator: User, reason: str) -> None:
+    """Take a player off every board; everyone below them moves up. Their sessions stay."""
+    reason = _require_reason(reason)
+    if _lock_player(user_id=user_id).is_hidden:
+        raise ModerationError(f"Player {user_id} is already hidden.")
+    User.objects.filter(pk=user_id).update(is_hidden=True)
+    LeaderboardEntry.objects.filter(user_id=user_id).delete()
+    _entries_changed(user_ids=[user_id])
+    ModerationLog.objects.create(
+        moderator=moderator, action=ModerationLog.Action.HIDE_PLAYER, target_user_id=user_id, reason=reason
+    )
+
+
+@transaction.atomic
+def restore_player(*, user_id: int, moderator: User, reason: str) -> None:
+    """Put a hidden player back, with totals recounted from their counted sessions."""
+    reason = _require_reason(reason)
+    if not _lock_player(user_id=user_id).is_hidden:
+        raise ModerationError(f"Player {user_id} is not hidden.")
+    User.objects.filter(pk=user_id).update(is_hidden=False)
+    _rebuild_player(user_id=user_id)
+    ModerationLog.objects.create(
+        moderator=moderator, action=ModerationLog.Action.RESTORE_PLAYER, target_user_id=user_id, reason=reason
+    )

@@ -15,3 +15,7 @@ def make_player(username: str | None = None) -> User:
 
 def submit(player: User, score: int, game_mode: str = "solo") -> services.SubmittedScore:
     return services.submit_score(user_id=player.pk, score=score, game_mode=game_mode)
+
+
+def make_moderator(username: str = "mod") -> User:
+    return User.objects.create_user(username=username, password="mod-password", is_staff=True)

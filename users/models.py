@@ -5,6 +5,9 @@ from django.db import models
 
 
 class User(AbstractUser):
+    # A hidden player (a cheater) keeps their sessions but has no leaderboard entries.
+    is_hidden = models.BooleanField(default=False)
+
     class Meta:
         db_table = "users"
         indexes = [
