@@ -23,6 +23,7 @@ class BoardRef:
     id: int
     slug: str
     game_mode: str
+    name: str = ""
 
 
 _active_boards: tuple[float, list[BoardRef]] | None = None
@@ -35,10 +36,10 @@ def list_active_boards() -> list[BoardRef]:
     if _active_boards is None or _active_boards[0] < now:
         get_default_board()  # the default board always exists
         boards = [
-            BoardRef(id=b.id, slug=b.slug, game_mode=b.game_mode)
+            BoardRef(id=b.id, slug=b.slug, game_mode=b.game_mode, name=b.name)
             for b in Board.objects.filter(
                 Q(is_active=True) | Q(slug=settings.LEADERBOARD_DEFAULT_BOARD)
-            ).only("id", "slug", "game_mode")
+            ).only("id", "slug", "game_mode", "name")
         ]
         _active_boards = (now + BOARD_CACHE_SECONDS, boards)
     return _active_boards[1]

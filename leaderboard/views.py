@@ -1,12 +1,146 @@
-"""HTML pages."""
+"""HTML pages: the live leaderboard, player search and player pages, and the staff health page.
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+An htmx request gets the fragment it asked for; a full request gets the page around it.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+
+from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
 
-from leaderboard import selectors
+from leaderboard import charts, ranking, selectors
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+TOP_SIZES = (10, 25, 50, 100)
+SESSIONS_PER_PAGE = 20
+# "user_id:rank" pairs of the rows a page shows, sent back on each poll (N <= 100).
+_SNAPSHOT_PAIR = re.compile(r"^(\d{1,19}):(\d{1,9})$")
+
+
+@dataclass(frozen=True)
+class RankChange:
+    kind: str  # "up", "down", "new" or "" (unchanged, or nothing to compare with)
+    places: int = 0
+
+
+@dataclass(frozen=True)
+class TopRow:
+    standing: ranking.Standing
+    change: RankChange
+
+
+def parse_snapshot(value: str) -> dict[int, int]:
+    """Previous ranks by user id from "id:rank,id:rank"; malformed pairs are ignored."""
+    previous: dict[int, int] = {}
+    for pair in value.split(",")[: max(TOP_SIZES)]:
+        match = _SNAPSHOT_PAIR.match(pair.strip())
+        if match:
+            previous[int(match[1])] = int(match[2])
+    return previous
+
+
+def rank_changes(rows: list[ranking.Standing], previous: dict[int, int]) -> list[TopRow]:
+    """Compare each row with the snapshot the page showed before (empty: nothing to compare)."""
+    result = []
+    for row in rows:
+        before = previous.get(row.user_id)
+        if not previous:
+            change = RankChange("")
+        elif before is None:
+            change = RankChange("new")
+        elif before > row.rank:
+            change = RankChange("up", before - row.rank)
+        elif before < row.rank:
+            change = RankChange("down", row.rank - before)
+        else:
+            change = RankChange("")
+        result.append(TopRow(standing=row, change=change))
+    return result
+
+
+def _top_size(value: str | None) -> int:
+    try:
+        size = int(value or TOP_SIZES[0])
+    except ValueError:
+        return TOP_SIZES[0]
+    return size if size in TOP_SIZES else TOP_SIZES[0]
 
 
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "leaderboard/home.html", {"top": selectors.get_top(limit=10)})
+@vary_on_headers("HX-Request")
+def home(request: HtmxHttpRequest) -> HttpResponse:
+    size = _top_size(request.GET.get("n"))
+    top = selectors.get_top(limit=size)
+    snapshot = ",".join(f"{row.user_id}:{row.rank}" for row in top.rows)
+    context = {
+        "board": selectors.get_default_board_ref(),
+        "size": size,
+        "sizes": TOP_SIZES,
+        "rows": rank_changes(top.rows, parse_snapshot(request.GET.get("prev", ""))),
+        "total_players": top.total_players,
+        "poll_vals": json.dumps({"n": size, "prev": snapshot}),
+        "updated_at": timezone.now(),
+    }
+    if request.htmx:
+        return render(request, "leaderboard/_top_table.html", context)
+    return render(request, "leaderboard/home.html", context)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def player_search(request: HtmxHttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:150]
+    context = {"query": query, "players": selectors.search_players(prefix=query)}
+    if request.htmx:
+        return render(request, "leaderboard/_search_results.html", context)
+    return render(request, "leaderboard/search.html", context)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def player_detail(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
+    player = selectors.get_visible_player(user_id=user_id)
+    if player is None:
+        raise Http404("No such player.")
+    context: dict[str, object] = {
+        "player": player,
+        "standing": selectors.get_player_rank(user_id=player.pk),
+    }
+    if request.htmx:
+        return render(request, "leaderboard/_rank_card.html", context)
+    sessions = Paginator(selectors.list_counted_sessions(user_id=player.pk), SESSIONS_PER_PAGE)
+    context["sessions"] = sessions.get_page(request.GET.get("page"))
+    context["chart"] = charts.score_history_chart(selectors.get_score_history(user_id=player.pk))
+    return render(request, "leaderboard/player.html", context)
+
+
+@require_GET
+def player_by_name(request: HttpRequest, username: str) -> HttpResponse:
+    user_id = selectors.get_visible_player_id_by_username(username=username)
+    if user_id is None:
+        raise Http404("No such player.")
+    return redirect("player", user_id=user_id)
+
+
+@require_GET
+@staff_member_required
+def health(request: HttpRequest) -> HttpResponse:
+    context = {
+        **admin.site.each_context(request),
+        "title": "Leaderboard health",
+        "health": selectors.get_health(),
+    }
+    return render(request, "leaderboard/health.html", context)

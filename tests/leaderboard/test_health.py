@@ -1,0 +1,65 @@
+"""The staff health page: figures from the database, and closed to everyone but staff."""
+
+import pytest
+from django.test import Client
+
+from leaderboard import selectors
+from leaderboard.models import GameSession
+from tests.factories import make_moderator, make_player, submit
+from users.models import User
+
+pytestmark = pytest.mark.django_db
+
+
+def test_health_shows_counts_rate_and_rank_source(client: Client) -> None:
+    client.force_login(make_moderator())
+    for score in (5, 6, 7):
+        submit(make_player(), score)
+
+    response = client.get("/staff/health/")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    health = response.context["health"]
+    assert (health.players, health.ranked_players, health.sessions) == (4, 3, 3)
+    assert health.submits_last_minute == 3
+    assert "SQL (the leaderboard table)" in html
+    assert "<td>n/a</td>" in html  # no cache statistics to show yet
+
+
+def test_submits_per_minute_count_only_the_last_minute() -> None:
+    player = make_player()
+    old = submit(player, 1).session
+    submit(player, 2)
+    GameSession.objects.filter(pk=old.pk).update(played_at=old.played_at.replace(year=2020))
+
+    assert selectors.get_health().submits_last_minute == 1
+
+
+def test_row_estimates_are_exact_for_small_tables() -> None:
+    make_player()
+    assert selectors.estimate_row_count(model=User) == 1
+
+
+def test_health_is_closed_to_visitors_and_players(client: Client) -> None:
+    response = client.get("/staff/health/")
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+
+    client.force_login(User.objects.create_user(username="player", password="pw"))
+    response = client.get("/staff/health/")
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+
+
+@pytest.mark.postgres
+def test_large_tables_are_counted_from_postgres_statistics(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+
+    for _ in range(5):
+        make_player()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE users")
+    monkeypatch.setattr(selectors, "EXACT_COUNT_BELOW", 1)
+    make_player()  # not yet in the statistics
+
+    assert selectors.estimate_row_count(model=User) == 5
+    assert User.objects.count() == 6
