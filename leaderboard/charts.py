@@ -6,8 +6,8 @@ from datetime import datetime
 
 from leaderboard.selectors import HistoryPoint
 
-WIDTH, HEIGHT = 480, 220
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 14, 30
+WIDTH, HEIGHT = 640, 240
+LEFT, RIGHT, TOP, BOTTOM = 60, 16, 14, 34
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ def short_number(value: int) -> str:
 
 
 def _date_label(moment: datetime, *, span_seconds: float) -> str:
+    if span_seconds < 3600:
+        return moment.strftime("%H:%M:%S")
     if span_seconds < 2 * 86400:
         return moment.strftime("%H:%M")
     return f"{moment:%b} {moment.day}"

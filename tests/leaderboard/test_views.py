@@ -180,7 +180,7 @@ def test_player_page_shows_standing_chart_and_recent_games(client: Client) -> No
     assert response.status_code == 200
     assert '<h1 class="player-name">p1</h1>' in html
     assert "#2" in html and "of 2" in html and "160" in html
-    assert '<svg viewBox="0 0 480 220" role="img"' in html
+    assert '<svg viewBox="0 0 640 240" role="img"' in html
     assert '<title id="chart-title">Total score of p1 over time</title>' in html
     assert "rose from 100" in html and "to 160" in html
     assert html.count("<polyline") == 1
