@@ -70,6 +70,7 @@ class LeaderboardEntry(models.Model):
 
     class Meta:
         db_table = "leaderboard"
+        verbose_name_plural = "leaderboard entries"
         constraints = [
             models.UniqueConstraint(fields=["board", "user"], name="entry_one_per_board_and_player"),
             models.CheckConstraint(condition=Q(total_score__gte=0), name="entry_total_not_negative"),
@@ -114,6 +115,8 @@ class ModerationLog(models.Model):
 
     class Meta:
         db_table = "moderation_log"
+        verbose_name = "moderation log entry"
+        verbose_name_plural = "moderation log"
         constraints = [
             models.CheckConstraint(condition=~Q(reason=""), name="moderation_reason_required"),
         ]
