@@ -12,6 +12,7 @@ from leaderboard import services
 from leaderboard.admin_actions import moderate_with_reason
 from leaderboard.models import GameSession, LeaderboardEntry, ModerationLog
 from leaderboard.pagination import EstimatedCountPaginator
+from users.models import User
 
 
 class FastChangelist(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -74,10 +75,22 @@ class LeaderboardEntryAdmin(FastChangelist):
     list_display = ("username", "board", "total_score", "session_count", "last_updated")
     list_filter = ("board",)
     search_fields = ("user__username__startswith",)
-    search_help_text = "Players whose username starts with..."
+    search_help_text = "Players whose username starts with... (the first 1,000 matching players)"
     list_select_related = ("board",)
     # The listing order, served by the entry_board_listing_order index.
-    ordering = ("board", "-total_score", "last_updated", "user")
+    ordering = ("board_id", "-total_score", "last_updated", "user_id")
+    search_player_limit = 1000
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: models.QuerySet[LeaderboardEntry], search_term: str
+    ) -> tuple[models.QuerySet[LeaderboardEntry], bool]:
+        # Players first through the prefix index, then their entries by (board, user): joining
+        # in listing order instead can walk much of the board for a common prefix.
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        players = User.objects.filter(username__startswith=term).values("id")[: self.search_player_limit]
+        return queryset.filter(user_id__in=players), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # entries are derived from sessions

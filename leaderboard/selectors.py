@@ -121,11 +121,25 @@ def get_visible_player_id_by_username(*, username: str) -> int | None:
     return User.objects.filter(username=username, is_hidden=False).values_list("id", flat=True).first()
 
 
+# On PostgreSQL, ORDER BY ... USING ~<~ is the order of the users_username_prefix index
+# (varchar_pattern_ops), so the scan starts at the prefix and stops after `limit` rows.
+# A plain ORDER BY username may walk the whole unique index when the prefix is rare.
+_SEARCH_PLAYERS_SQL = """
+SELECT id, username FROM users
+WHERE username LIKE %s AND NOT is_hidden
+ORDER BY username USING ~<~
+LIMIT %s
+"""
+
+
 def search_players(*, prefix: str, limit: int = SEARCH_LIMIT) -> list[User]:
-    """Players whose username starts with `prefix` (served by the users_username_prefix index)."""
+    """Players whose username starts with `prefix`, in name order (served by users_username_prefix)."""
     prefix = prefix.strip()
     if not prefix:
         return []
+    if connection.vendor == "postgresql":
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return list(User.objects.raw(_SEARCH_PLAYERS_SQL, [pattern, limit]))
     return list(
         User.objects.filter(username__startswith=prefix, is_hidden=False)
         .order_by("username")

@@ -16,6 +16,8 @@ class User(AbstractUser):
             models.Index(
                 fields=["username"], name="users_username_prefix", opclasses=["varchar_pattern_ops"]
             ),
+            # Hidden players are few: moderators list them without scanning every player.
+            models.Index(fields=["username"], condition=models.Q(is_hidden=True), name="users_hidden"),
         ]
 
     def __str__(self) -> str:

@@ -213,3 +213,26 @@ def test_paginator_estimates_past_its_cap_on_postgres(monkeypatch) -> None:  # t
 
     assert everything.count == 6  # pg_class.reltuples, not the 10 rows there are
     assert filtered.count >= 3  # the planner's estimate, at least past the cap
+
+
+def test_entry_search_finds_players_by_prefix_in_listing_order(moderator_client: Client) -> None:
+    for name, score in [("ann", 5), ("anna", 9), ("bob", 7)]:
+        submit(make_player(name), score)
+
+    response = moderator_client.get(ENTRIES, {"q": "ann"})
+
+    assert [e.username for e in response.context["cl"].result_list] == ["anna", "ann"]
+
+
+def test_hidden_players_and_void_sessions_filters(moderator_client: Client) -> None:
+    kept, hidden = make_player("kept"), make_player("hidden")
+    voided = submit(kept, 5).session
+    submit(kept, 6)
+    act(moderator_client, PLAYERS, "hide_players", [hidden.pk], reason="x")
+    act(moderator_client, SESSIONS, "void_sessions", [voided.pk], reason="y")
+
+    players = moderator_client.get(PLAYERS, {"is_hidden__exact": "1"}).context["cl"].result_list
+    sessions = moderator_client.get(SESSIONS, {"is_void__exact": "1"}).context["cl"].result_list
+
+    assert [p.username for p in players] == ["hidden"]
+    assert [s.pk for s in sessions] == [voided.pk]

@@ -256,3 +256,14 @@ def test_database_outage_gives_the_friendly_503_page() -> None:
     assert response is not None and response.status_code == 503
     assert response["Retry-After"]
     assert b"catching its breath" in response.content and b"<style>" in response.content
+
+
+def test_search_treats_wildcards_as_plain_characters(client: Client) -> None:
+    for name in ["a_b", "axb", "a%c"]:
+        make_player(name)
+
+    underscore = client.get("/players/search/?q=a_", HTTP_HX_REQUEST="true").content.decode()
+    percent = client.get("/players/search/?q=a%25", HTTP_HX_REQUEST="true").content.decode()
+
+    assert re.findall(r">([\w%]+)</a>", underscore) == ["a_b"]
+    assert re.findall(r">([\w%]+)</a>", percent) == ["a%c"]
