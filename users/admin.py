@@ -1,3 +1,5 @@
+"""Players in the admin: prefix search, and hiding cheaters through the moderation services."""
+
 from typing import Any
 
 from django.contrib import admin

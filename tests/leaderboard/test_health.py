@@ -63,3 +63,12 @@ def test_large_tables_are_counted_from_postgres_statistics(monkeypatch) -> None:
 
     assert selectors.estimate_row_count(model=User) == 5
     assert User.objects.count() == 6
+
+
+def test_the_admin_index_links_to_the_health_page(client: Client) -> None:
+    client.force_login(User.objects.create_superuser(username="boss", password="pw"))
+
+    html = client.get("/admin/").content.decode()
+
+    assert 'href="/staff/health/"' in html
+    assert "Recent actions" in html and "/admin/leaderboard/gamesession/" in html  # the stock index
