@@ -1,0 +1,79 @@
+"""Concurrent submits against real PostgreSQL with real threads: no point lost or counted twice."""
+
+import threading
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from leaderboard.models import GameSession, LeaderboardEntry
+from tests.factories import make_player
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+
+
+def run_in_threads(count: int, work: Callable[[int], None]) -> list[BaseException]:
+    """Start `count` threads together; return what they raised."""
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def body(index: int) -> None:
+        try:
+            barrier.wait()
+            work(index)
+        except BaseException as exc:  # collected and asserted by the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return errors
+
+
+def test_concurrent_submits_lose_no_points() -> None:
+    player = make_player()
+    client_body = {"user_id": player.pk, "score": 1}
+    statuses: list[int] = []
+
+    def fifty_submits(_: int) -> None:
+        client = Client()
+        for _ in range(50):
+            statuses.append(
+                client.post(
+                    "/api/leaderboard/submit", client_body, content_type="application/json"
+                ).status_code
+            )
+
+    errors = run_in_threads(32, fifty_submits)
+
+    assert errors == []
+    assert statuses == [201] * 1600
+    entry = LeaderboardEntry.objects.get(user=player)
+    assert (entry.total_score, entry.session_count) == (1600, 1600)
+    assert GameSession.objects.filter(user=player).count() == 1600
+
+
+def test_concurrent_first_submits_create_one_entry() -> None:
+    player = make_player()
+    statuses: list[int] = []
+
+    def first_submit(index: int) -> None:
+        response = Client().post(
+            "/api/leaderboard/submit",
+            {"user_id": player.pk, "score": index + 1},
+            content_type="application/json",
+        )
+        statuses.append(response.status_code)
+
+    errors = run_in_threads(32, first_submit)
+
+    assert errors == []
+    assert statuses == [201] * 32
+    entry = LeaderboardEntry.objects.get(user=player)
+    assert entry.total_score == sum(range(1, 33))
+    assert entry.session_count == 32
