@@ -77,3 +77,46 @@ def test_concurrent_first_submits_create_one_entry() -> None:
     entry = LeaderboardEntry.objects.get(user=player)
     assert entry.total_score == sum(range(1, 33))
     assert entry.session_count == 32
+
+
+@pytest.mark.redis
+def test_rebuild_during_concurrent_submits_loses_nothing() -> None:
+    from leaderboard import ranking, selectors
+    from leaderboard.ranking import redis_index, sql
+
+    players = [make_player() for _ in range(40)]
+    client = Client()
+    for p in players:
+        client.post("/api/leaderboard/submit", {"user_id": p.pk, "score": 1}, content_type="application/json")
+    board_id = selectors.get_default_board_ref().id
+    redis_index.rebuild(board_id=board_id)
+    stop = threading.Event()
+
+    def submit_until_stopped(index: int) -> None:
+        thread_client = Client()
+        n = 0
+        while not stop.is_set() or n < 20:
+            player = players[(index * 7 + n) % len(players)]
+            body = {"user_id": player.pk, "score": (n % 5) + 1}
+            assert (
+                thread_client.post(
+                    "/api/leaderboard/submit", body, content_type="application/json"
+                ).status_code
+                == 201
+            )
+            n += 1
+
+    def rebuild_twice(_: int) -> None:
+        for _ in range(2):
+            redis_index.rebuild(board_id=board_id)
+        stop.set()
+
+    errors = run_in_threads(5, lambda i: rebuild_twice(i) if i == 0 else submit_until_stopped(i))
+
+    assert errors == []
+    assert ranking.rank_source(board_id=board_id) == "redis"
+    for p in players:
+        assert ranking.get_standing(board_id=board_id, user_id=p.pk) == sql.get_standing(
+            board_id=board_id, user_id=p.pk
+        )
+    assert ranking.get_top(board_id=board_id, limit=100) == sql.get_top(board_id=board_id, limit=100)
