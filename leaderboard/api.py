@@ -2,6 +2,8 @@
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.authentication import BasicAuthentication, SessionAuthentication
+from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -82,6 +84,17 @@ class PlayerDetailApi(APIView):
             "standing": selectors.get_player_rank(user_id=player.pk),
         }
         return Response(serializers.PlayerDetailOutput(body).data)
+
+
+class StatsApi(APIView):
+    """Operational figures for staff: where ranks come from and how well the cache does."""
+
+    authentication_classes = [SessionAuthentication, BasicAuthentication]
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses=serializers.StatsOutput)
+    def get(self, request: Request) -> Response:
+        return Response(serializers.StatsOutput(selectors.get_stats()).data)
 
 
 def _validated(serializer_class: type[serializers.serializers.Serializer], data: object) -> dict:  # type: ignore[type-arg]
