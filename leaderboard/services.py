@@ -78,7 +78,7 @@ def submit_score(*, user_id: int, score: int, game_mode: str) -> SubmittedScore:
         )
         for e in entries.values()
     ]
-    transaction.on_commit(partial(ranking.record_entries, states))
+    transaction.on_commit(partial(ranking.record_entries, states), robust=True)
     return SubmittedScore(session=session, username=username, entries=entries)
 
 
