@@ -2,10 +2,11 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
 from django.utils import timezone
+from rest_framework_api_key.models import APIKey
 
 from leaderboard import selectors
 from leaderboard.errors import PlayerNotFound
@@ -102,3 +103,16 @@ def rebuild_entries(*, board_id: int, game_mode: str, user_ids: list[int] | None
         params.update({f"u{i}": uid for i, uid in enumerate(user_ids)})
     with connection.cursor() as cursor:
         cursor.execute(_REBUILD_ENTRIES_SQL.format(user_filter=user_filter), params)
+
+
+def create_api_key(*, name: str) -> tuple[APIKey, str]:
+    """Create a game server's key; the plain key is returned this once and stored only hashed."""
+    api_key, key = APIKey.objects.create_key(name=name)
+    return cast(APIKey, api_key), key
+
+
+@transaction.atomic
+def rotate_api_key(*, name: str) -> tuple[APIKey, str]:
+    """Revoke every usable key with this name and create a new one in its place."""
+    APIKey.objects.filter(name=name, revoked=False).update(revoked=True)
+    return create_api_key(name=name)
