@@ -1,7 +1,10 @@
 """The JSON API: one view per operation; each validates, calls a service or selector, serializes."""
 
+import re
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,28 +14,59 @@ from leaderboard.errors import NotRanked, PlayerNotFound
 from users import services as user_services
 from users.models import User
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_FORMAT = re.compile(r"[\x21-\x7e]{1,255}")
+REPLAYED_HEADER = "Idempotent-Replayed"
+
 
 class SubmitScoreApi(APIView):
     @extend_schema(request=serializers.SubmitScoreInput, responses={201: serializers.SubmitScoreOutput})
     def post(self, request: Request) -> Response:
+        idempotency_key = _idempotency_key(request)
         data = _validated(serializers.SubmitScoreInput, request.data)
-        submitted = services.submit_score(**data)
-        board = selectors.get_default_board_ref()
-        entry = submitted.entries[board.id]
-        # Read after the commit, so the player sees the rank their new total earns.
-        placement = selectors.get_placement(total_score=entry.total_score, board=board)
-        body = {
-            "session_id": submitted.session.pk,
-            "user_id": data["user_id"],
-            "score": data["score"],
-            "game_mode": data["game_mode"],
-            "total_score": entry.total_score,
-            "session_count": entry.session_count,
-            "rank": placement.rank,
-            "percentile": placement.percentile,
-            "total_players": placement.total_players,
-        }
-        return Response(serializers.SubmitScoreOutput(body).data, status=status.HTTP_201_CREATED)
+        if idempotency_key is None:
+            status_code, body = _submit(data)
+            return Response(body, status=status_code)
+        answer = services.run_idempotently(
+            api_key_id=request.auth.pk,
+            idempotency_key=idempotency_key,
+            fingerprint=services.fingerprint_request(operation="submit_score", data=data),
+            operation=lambda: _submit(data),
+        )
+        headers = {REPLAYED_HEADER: "true"} if answer.replayed else None
+        return Response(answer.body, status=answer.status, headers=headers)
+
+
+def _submit(data: dict) -> tuple[int, dict]:  # type: ignore[type-arg]
+    submitted = services.submit_score(**data)
+    board = selectors.get_default_board_ref()
+    entry = submitted.entries[board.id]
+    # Read after the score is written, so the player sees the rank their new total earns.
+    placement = selectors.get_placement(total_score=entry.total_score, board=board)
+    body = {
+        "session_id": submitted.session.pk,
+        "user_id": data["user_id"],
+        "score": data["score"],
+        "game_mode": data["game_mode"],
+        "total_score": entry.total_score,
+        "session_count": entry.session_count,
+        "rank": placement.rank,
+        "percentile": placement.percentile,
+        "total_players": placement.total_players,
+    }
+    return status.HTTP_201_CREATED, dict(serializers.SubmitScoreOutput(body).data)
+
+
+def _idempotency_key(request: Request) -> str | None:
+    """The Idempotency-Key header: absent, or 1..255 visible ASCII characters."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY_FORMAT.fullmatch(key):
+        raise ValidationError(
+            {IDEMPOTENCY_HEADER: ["Must be 1 to 255 visible ASCII characters (no spaces), e.g. a UUID."]}
+        )
+    return key
 
 
 class TopPlayersApi(APIView):

@@ -153,6 +153,8 @@ LEADERBOARD_DEFAULT_BOARD = "global"
 LEADERBOARD_TOP_CACHE_SECONDS = env_int("LEADERBOARD_TOP_CACHE_SECONDS", 60)
 
 # --- API ----------------------------------------------------------------------
+# How long a submit's Idempotency-Key is remembered (purge_idempotency_keys removes older ones).
+IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600)
 # Writes always need an API key; reads need one only when this is off.
 LEADERBOARD_PUBLIC_READS = env_bool("LEADERBOARD_PUBLIC_READS", True)
 REST_FRAMEWORK = {
