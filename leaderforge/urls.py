@@ -15,5 +15,6 @@ urlpatterns = [
     path("", include("leaderboard.urls")),
 ]
 
+handler400 = "leaderforge.errors.bad_request"
 handler404 = "leaderforge.errors.not_found"
 handler500 = "leaderforge.errors.server_error"
