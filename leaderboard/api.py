@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leaderboard import selectors, serializers, services
+from leaderboard.api_schema import ERROR_HEADERS, error_responses
 from leaderboard.errors import NotRanked, PlayerNotFound
 from users import services as user_services
 from users.models import User
@@ -18,9 +19,45 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_FORMAT = re.compile(r"[\x21-\x7e]{1,255}")
 REPLAYED_HEADER = "Idempotent-Replayed"
 
+USER_ID_PATH = OpenApiParameter(
+    "user_id",
+    {"type": "integer", "minimum": 1, "maximum": serializers.MAX_ID},
+    OpenApiParameter.PATH,
+    description="The player's id.",
+)
+
 
 class SubmitScoreApi(APIView):
-    @extend_schema(request=serializers.SubmitScoreInput, responses={201: serializers.SubmitScoreOutput})
+    @extend_schema(
+        operation_id="submit_score",
+        summary="Record one game session and return the player's new total and rank",
+        request=serializers.SubmitScoreInput,
+        responses={
+            201: serializers.SubmitScoreOutput,
+            **error_responses(400, 401, 404, 409, 413, 415, 422, 429, 503),
+        },
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+                OpenApiParameter.HEADER,
+                description=(
+                    "Optional. A retry with the same key and body is applied once and gets the first "
+                    "answer again; the same key with another body is 422. Keys are scoped per API key "
+                    "and remembered for 24 hours (configurable)."
+                ),
+            ),
+            OpenApiParameter(
+                REPLAYED_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                response=[201],
+                enum=["true"],
+                description="Present when this is the stored answer to an earlier request with the same key.",
+            ),
+            *ERROR_HEADERS,
+        ],
+    )
     def post(self, request: Request) -> Response:
         idempotency_key = _idempotency_key(request)
         data = _validated(serializers.SubmitScoreInput, request.data)
@@ -71,8 +108,10 @@ def _idempotency_key(request: Request) -> str | None:
 
 class TopPlayersApi(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("limit", int, description="1..100, default 10")],
-        responses=serializers.TopPlayersOutput,
+        operation_id="get_top_players",
+        summary="The top players of the default board, best first",
+        parameters=[serializers.TopPlayersInput, *ERROR_HEADERS],
+        responses={200: serializers.TopPlayersOutput, **error_responses(400, 401, 429, 503)},
     )
     def get(self, request: Request) -> Response:
         data = _validated(serializers.TopPlayersInput, request.query_params)
@@ -81,7 +120,12 @@ class TopPlayersApi(APIView):
 
 
 class PlayerRankApi(APIView):
-    @extend_schema(responses=serializers.PlayerRankOutput)
+    @extend_schema(
+        operation_id="get_player_rank",
+        summary="A player's rank, total and percentile on the default board",
+        parameters=[USER_ID_PATH, *ERROR_HEADERS],
+        responses={200: serializers.PlayerRankOutput, **error_responses(400, 401, 404, 429, 503)},
+    )
     def get(self, request: Request, user_id: str) -> Response:
         data = _validated(serializers.UserIdInput, {"user_id": user_id})
         standing = selectors.get_player_rank(user_id=data["user_id"])
@@ -94,7 +138,14 @@ class PlayerRankApi(APIView):
 
 class RegisterPlayerApi(APIView):
     @extend_schema(
-        request=serializers.RegisterPlayerInput, responses={201: serializers.RegisteredPlayerOutput}
+        operation_id="register_player",
+        summary="Register a player who can then have scores submitted",
+        request=serializers.RegisterPlayerInput,
+        parameters=ERROR_HEADERS,
+        responses={
+            201: serializers.RegisteredPlayerOutput,
+            **error_responses(400, 401, 409, 413, 415, 429, 503),
+        },
     )
     def post(self, request: Request) -> Response:
         data = _validated(serializers.RegisterPlayerInput, request.data)
@@ -103,7 +154,12 @@ class RegisterPlayerApi(APIView):
 
 
 class PlayerDetailApi(APIView):
-    @extend_schema(responses=serializers.PlayerDetailOutput)
+    @extend_schema(
+        operation_id="get_player",
+        summary="A player's profile and standing (null before their first score)",
+        parameters=[USER_ID_PATH, *ERROR_HEADERS],
+        responses={200: serializers.PlayerDetailOutput, **error_responses(400, 401, 404, 429, 503)},
+    )
     def get(self, request: Request, user_id: str) -> Response:
         data = _validated(serializers.UserIdInput, {"user_id": user_id})
         player = User.objects.filter(pk=data["user_id"]).only("id", "username", "date_joined").first()

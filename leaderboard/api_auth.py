@@ -51,9 +51,11 @@ class HasApiKeyOrPublicRead(permissions.BasePermission):
     message = "A valid API key is required: send 'Authorization: Api-Key <key>'."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        if isinstance(request.auth, APIKey):
-            return True
-        return request.method in permissions.SAFE_METHODS and settings.LEADERBOARD_PUBLIC_READS
+        return isinstance(request.auth, APIKey) or self.allows_anonymous(request.method or "")
+
+    @staticmethod
+    def allows_anonymous(method: str) -> bool:
+        return method.upper() in permissions.SAFE_METHODS and settings.LEADERBOARD_PUBLIC_READS
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):

@@ -176,7 +176,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["leaderboard.api_auth.HasApiKeyOrPublicRead"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "leaderboard.api_errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "leaderboard.api_schema.AutoSchema",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -184,6 +184,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Submit game scores, read exact ranks and top players.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "leaderboard.api_schema.drop_trailing_slashes",
+        "leaderboard.api_schema.allow_empty_query_values",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
