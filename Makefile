@@ -51,6 +51,7 @@ check: $(VENV)/.dev  ## Lint, format check and type check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/hadolint Dockerfile
 
 format: $(VENV)/.dev  ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -4,7 +4,9 @@ import re
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -172,6 +174,22 @@ class PlayerDetailApi(APIView):
             "standing": selectors.get_player_rank(user_id=player.pk),
         }
         return Response(serializers.PlayerDetailOutput(body).data)
+
+
+class StatsApi(APIView):
+    """Operational figures for staff: where ranks come from and how well the cache does."""
+
+    authentication_classes = [SessionAuthentication, BasicAuthentication]
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        operation_id="get_stats",
+        summary="Operational figures for staff (admin login or HTTP Basic, not an API key)",
+        parameters=ERROR_HEADERS,
+        responses={200: serializers.StatsOutput, **error_responses(401, 403, 429, 503)},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(serializers.StatsOutput(selectors.get_stats()).data)
 
 
 def _validated(serializer_class: type[serializers.serializers.Serializer], data: object) -> dict:  # type: ignore[type-arg]

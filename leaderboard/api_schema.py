@@ -10,7 +10,8 @@ from leaderboard.api_auth import HasApiKeyOrPublicRead
 
 ERROR_DESCRIPTIONS = {
     400: "Malformed or out-of-range input; `fields` says which field and why.",
-    401: "No valid API key: missing, unknown, revoked or expired (`WWW-Authenticate: Api-Key`).",
+    401: "Not authenticated: no valid credentials (missing, unknown, revoked or expired API key).",
+    403: "Authenticated, but not allowed: staff only.",
     404: "No such player, or the player has no score on this board yet.",
     409: "Conflict: the username is taken, or the same Idempotency-Key is still being processed.",
     413: "The request body is larger than the configured limit.",
@@ -58,7 +59,7 @@ ERROR_HEADERS = [
         str,
         OpenApiParameter.HEADER,
         response=[401],
-        description="Always `Api-Key`.",
+        description="The scheme to authenticate with, e.g. `Api-Key`.",
     ),
 ]
 

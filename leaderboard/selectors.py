@@ -75,3 +75,15 @@ def get_placement(*, total_score: int, board: BoardRef | None = None) -> ranking
     """The rank a total has on a board right now."""
     board = board or get_default_board_ref()
     return ranking.get_placement(board_id=board.id, total_score=total_score)
+
+
+def get_stats() -> dict[str, object]:
+    cache = ranking.cache_stats()
+    return {
+        "boards": [
+            {"slug": b.slug, "rank_source": ranking.rank_source(board_id=b.id)} for b in list_active_boards()
+        ],
+        "top_cache_hits": cache["top_hits"],
+        "top_cache_misses": cache["top_misses"],
+        "top_cache_hit_ratio": cache["top_hit_ratio"],
+    }

@@ -119,3 +119,15 @@ class RegisteredPlayerOutput(PlayerOutput):
 
 class PlayerDetailOutput(PlayerOutput):
     standing = PlayerRankOutput(allow_null=True)
+
+
+class BoardStatsOutput(serializers.Serializer):
+    slug = serializers.CharField()
+    rank_source = serializers.ChoiceField(choices=["redis", "sql"])
+
+
+class StatsOutput(serializers.Serializer):
+    boards = BoardStatsOutput(many=True)
+    top_cache_hits = serializers.IntegerField()
+    top_cache_misses = serializers.IntegerField()
+    top_cache_hit_ratio = serializers.FloatField(allow_null=True)

@@ -5,6 +5,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
 from django.conf import settings
@@ -12,7 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework_api_key.models import APIKey
 
-from leaderboard import selectors
+from leaderboard import ranking, selectors
 from leaderboard.errors import IdempotencyKeyBusy, IdempotencyKeyReused, PlayerNotFound
 from leaderboard.models import GameSession, IdempotentRequest
 from users.models import User
@@ -33,21 +34,30 @@ class SubmittedScore:
     entries: dict[int, EntryTotals]  # by board id
 
 
+# Entry versions only grow, even across delete and re-insert: at least the previous one plus
+# one, and at least the change's time in microseconds. The rank index keeps the newest.
+NEXT_VERSION = "CASE WHEN leaderboard.version + 1 > EXCLUDED.version THEN leaderboard.version + 1 ELSE EXCLUDED.version END"
+
+
+def _version_at(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
+
+
 # The arithmetic happens in the database so concurrent submits never lose points.
 # A submit that leaves the total unchanged (score 0) keeps the player's place in ties.
 _UPSERT_ENTRY_SQL = """
 INSERT INTO leaderboard
     (board_id, user_id, username, total_score, session_count, last_updated, version)
-VALUES (%s, %s, %s, %s, 1, %s, 1)
+VALUES (%s, %s, %s, %s, 1, %s, %s)
 ON CONFLICT (board_id, user_id) DO UPDATE SET
     total_score = leaderboard.total_score + EXCLUDED.total_score,
     session_count = leaderboard.session_count + 1,
     last_updated = CASE
         WHEN EXCLUDED.total_score <> 0 AND EXCLUDED.last_updated > leaderboard.last_updated
         THEN EXCLUDED.last_updated ELSE leaderboard.last_updated END,
-    version = leaderboard.version + 1
+    version = {NEXT_VERSION}
 RETURNING total_score, session_count, version
-"""
+""".replace("{NEXT_VERSION}", NEXT_VERSION)
 
 
 @transaction.atomic
@@ -62,6 +72,18 @@ def submit_score(*, user_id: int, score: int, game_mode: str) -> SubmittedScore:
         board.id: _add_to_entry(board_id=board.id, user_id=user_id, username=username, score=score, at=now)
         for board in selectors.list_boards_for_mode(game_mode=game_mode)
     }
+    states = [
+        ranking.EntryState(
+            board_id=e.board_id,
+            user_id=user_id,
+            version=e.version,
+            total_score=e.total_score,
+            session_count=e.session_count,
+            username=username,
+        )
+        for e in entries.values()
+    ]
+    transaction.on_commit(partial(ranking.record_entries, states), robust=True)
     return SubmittedScore(session=session, username=username, entries=entries)
 
 
@@ -69,7 +91,14 @@ def _add_to_entry(*, board_id: int, user_id: int, username: str, score: int, at:
     with connection.cursor() as cursor:
         cursor.execute(
             _UPSERT_ENTRY_SQL,
-            [board_id, user_id, username, score, connection.ops.adapt_datetimefield_value(at)],
+            [
+                board_id,
+                user_id,
+                username,
+                score,
+                connection.ops.adapt_datetimefield_value(at),
+                _version_at(at),
+            ],
         )
         total_score, session_count, version = cursor.fetchone()
     return EntryTotals(
@@ -83,7 +112,7 @@ _REBUILD_ENTRIES_SQL = """
 INSERT INTO leaderboard
     (board_id, user_id, username, total_score, session_count, last_updated, version)
 SELECT %(board_id)s, s.user_id, u.username, SUM(s.score), COUNT(*),
-       COALESCE(MAX(s.played_at) FILTER (WHERE s.score > 0), MIN(s.played_at)), 1
+       COALESCE(MAX(s.played_at) FILTER (WHERE s.score > 0), MIN(s.played_at)), %(version)s
 FROM game_session s JOIN users u ON u.id = s.user_id
 WHERE NOT s.is_void AND (%(game_mode)s = '' OR s.game_mode = %(game_mode)s) {user_filter}
 GROUP BY s.user_id, u.username
@@ -92,21 +121,25 @@ ON CONFLICT (board_id, user_id) DO UPDATE SET
     session_count = EXCLUDED.session_count,
     last_updated = CASE WHEN EXCLUDED.total_score <> leaderboard.total_score
         THEN EXCLUDED.last_updated ELSE leaderboard.last_updated END,
-    version = leaderboard.version + 1
-"""
+    version = {NEXT_VERSION}
+""".replace("{NEXT_VERSION}", NEXT_VERSION)
 
 
 @transaction.atomic
 def rebuild_entries(*, board_id: int, game_mode: str, user_ids: list[int] | None = None) -> None:
     """Make a board's entries equal to the sums of counted sessions."""
-    params: dict[str, Any] = {"board_id": board_id, "game_mode": game_mode}
+    params: dict[str, Any] = {
+        "board_id": board_id,
+        "game_mode": game_mode,
+        "version": _version_at(timezone.now()),
+    }
     user_filter = ""
     if user_ids is not None:
         placeholders = ", ".join(f"%(u{i})s" for i in range(len(user_ids)))
         user_filter = f"AND s.user_id IN ({placeholders})"
         params.update({f"u{i}": uid for i, uid in enumerate(user_ids)})
     with connection.cursor() as cursor:
-        cursor.execute(_REBUILD_ENTRIES_SQL.format(user_filter=user_filter), params)
+        cursor.execute(_REBUILD_ENTRIES_SQL.replace("{user_filter}", user_filter), params)
 
 
 def create_api_key(*, name: str) -> tuple[APIKey, str]:

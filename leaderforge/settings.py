@@ -88,6 +88,10 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
+if not DEBUG:
+    # runserver serves static files in development; in production WhiteNoise serves the collected ones.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+
 ROOT_URLCONF = "leaderforge.urls"
 WSGI_APPLICATION = "leaderforge.wsgi.application"
 
@@ -157,6 +161,14 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
+# --- Rank index (Redis sorted sets; only with REDIS_URL) ---------------------
+# Namespace of the index keys, so several deployments can share one Redis.
+RANK_INDEX_KEY_PREFIX = os.environ.get("RANK_INDEX_KEY_PREFIX", "lf")
+# Rebuild a missing or incomplete index in the background on first use.
+RANK_INDEX_AUTO_REBUILD = env_bool("RANK_INDEX_AUTO_REBUILD", True)
+# Upper bound on one rebuild (seconds): its lock and write-routing flag expire after this.
+RANK_INDEX_REBUILD_TIMEOUT = env_int("RANK_INDEX_REBUILD_TIMEOUT", 900)
+
 # --- Leaderboard rules --------------------------------------------------------
 LEADERBOARD_MAX_SCORE_PER_SESSION = env_int("LEADERBOARD_MAX_SCORE_PER_SESSION", 1_000_000)
 LEADERBOARD_DEFAULT_BOARD = "global"
@@ -198,6 +210,15 @@ SPECTACULAR_SETTINGS = {
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Production serves collected, hashed and compressed files (`collectstatic` runs in the image build).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

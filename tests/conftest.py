@@ -8,6 +8,7 @@ from django.db import connection
 from django.test import Client
 
 from leaderboard import selectors
+from leaderboard.ranking import redis_index
 from tests.factories import make_api_key, make_player
 
 
@@ -24,12 +25,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
-def _fresh_caches() -> Iterator[None]:
-    """Every test starts with empty caches: boards are re-read, nothing leaks between tests."""
+def _fresh_caches(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Every test starts with empty caches and index: nothing leaks between tests."""
+    # A background rebuild would read the database outside the test's transaction.
+    settings.RANK_INDEX_AUTO_REBUILD = False
     selectors.forget_boards()
+    redis_index.reset_state()
     cache.clear()
     yield
     selectors.forget_boards()
+    redis_index.reset_state()
 
 
 @pytest.fixture

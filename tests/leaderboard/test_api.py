@@ -222,3 +222,12 @@ def test_register_player_cannot_become_staff(api_client: Client) -> None:
 
 def test_unknown_api_path_is_json_404(client: Client) -> None:
     assert_error(client.get("/api/nothing-here"), 404, "not_found")
+
+
+def test_stats_are_for_staff_only(client: Client, admin_client: Client) -> None:
+    assert client.get("/api/v1/stats").status_code in (401, 403)
+    response = admin_client.get("/api/v1/stats")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["boards"][0] == {"slug": "global", "rank_source": body["boards"][0]["rank_source"]}
+    assert set(body) == {"boards", "top_cache_hits", "top_cache_misses", "top_cache_hit_ratio"}
