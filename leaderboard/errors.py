@@ -23,3 +23,13 @@ class NotRanked(LeaderboardError):
 class UsernameTaken(LeaderboardError):
     code = "username_taken"
     status = 409
+
+
+class IdempotencyKeyReused(LeaderboardError):
+    code = "idempotency_key_reused"
+    status = 422
+
+
+class IdempotencyKeyBusy(LeaderboardError):
+    code = "idempotency_key_busy"
+    status = 409

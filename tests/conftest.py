@@ -5,10 +5,11 @@ from collections.abc import Iterator
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 
 from leaderboard import selectors
 from leaderboard.ranking import redis_index
-from tests.factories import make_player
+from tests.factories import make_api_key, make_player
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -44,3 +45,21 @@ def on_postgres() -> bool:
 @pytest.fixture
 def player():  # type: ignore[no-untyped-def]
     return make_player()
+
+
+@pytest.fixture
+def api_key() -> str:
+    """The plain text of a fresh, valid API key."""
+    return make_api_key()
+
+
+@pytest.fixture
+def api_key_headers(api_key: str) -> dict[str, str]:
+    """Headers (django.test.Client's `headers=`) that authenticate as a game server."""
+    return {"Authorization": f"Api-Key {api_key}"}
+
+
+@pytest.fixture
+def api_client(api_key_headers: dict[str, str]) -> Client:
+    """A test client that sends a valid API key on every request."""
+    return Client(headers=api_key_headers)

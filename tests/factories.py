@@ -15,3 +15,8 @@ def make_player(username: str | None = None) -> User:
 
 def submit(player: User, score: int, game_mode: str = "solo") -> services.SubmittedScore:
     return services.submit_score(user_id=player.pk, score=score, game_mode=game_mode)
+
+
+def make_api_key(name: str = "game servers") -> str:
+    _, key = services.create_api_key(name=name)
+    return key

@@ -35,13 +35,13 @@ def run_in_threads(count: int, work: Callable[[int], None]) -> list[BaseExceptio
     return errors
 
 
-def test_concurrent_submits_lose_no_points() -> None:
+def test_concurrent_submits_lose_no_points(api_key_headers: dict[str, str]) -> None:
     player = make_player()
     client_body = {"user_id": player.pk, "score": 1}
     statuses: list[int] = []
 
     def fifty_submits(_: int) -> None:
-        client = Client()
+        client = Client(headers=api_key_headers)
         for _ in range(50):
             statuses.append(
                 client.post(
@@ -58,12 +58,12 @@ def test_concurrent_submits_lose_no_points() -> None:
     assert GameSession.objects.filter(user=player).count() == 1600
 
 
-def test_concurrent_first_submits_create_one_entry() -> None:
+def test_concurrent_first_submits_create_one_entry(api_key_headers: dict[str, str]) -> None:
     player = make_player()
     statuses: list[int] = []
 
     def first_submit(index: int) -> None:
-        response = Client().post(
+        response = Client(headers=api_key_headers).post(
             "/api/leaderboard/submit",
             {"user_id": player.pk, "score": index + 1},
             content_type="application/json",
@@ -80,12 +80,12 @@ def test_concurrent_first_submits_create_one_entry() -> None:
 
 
 @pytest.mark.redis
-def test_rebuild_during_concurrent_submits_loses_nothing() -> None:
+def test_rebuild_during_concurrent_submits_loses_nothing(api_key_headers: dict[str, str]) -> None:
     from leaderboard import ranking, selectors
     from leaderboard.ranking import redis_index, sql
 
     players = [make_player() for _ in range(40)]
-    client = Client()
+    client = Client(headers=api_key_headers)
     for p in players:
         client.post("/api/leaderboard/submit", {"user_id": p.pk, "score": 1}, content_type="application/json")
     board_id = selectors.get_default_board_ref().id
@@ -93,7 +93,7 @@ def test_rebuild_during_concurrent_submits_loses_nothing() -> None:
     stop = threading.Event()
 
     def submit_until_stopped(index: int) -> None:
-        thread_client = Client()
+        thread_client = Client(headers=api_key_headers)
         n = 0
         while not stop.is_set() or n < 20:
             player = players[(index * 7 + n) % len(players)]

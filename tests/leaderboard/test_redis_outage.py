@@ -89,7 +89,7 @@ def post_score(client: Client, player, score: int):  # type: ignore[no-untyped-d
 
 
 def test_redis_down_reads_answer_from_sql_and_submits_commit(
-    private_redis: PrivateRedis, client: Client
+    private_redis: PrivateRedis, api_client: Client
 ) -> None:
     leader, chaser = make_player(), make_player()
     submit(leader, 100)
@@ -102,9 +102,9 @@ def test_redis_down_reads_answer_from_sql_and_submits_commit(
 
     started = time.monotonic()
     for _ in range(5):
-        assert client.get(f"/api/leaderboard/rank/{chaser.pk}").json()["rank"] == 2
-        assert client.get("/api/leaderboard/top").status_code == 200
-    response = post_score(client, chaser, 70)
+        assert api_client.get(f"/api/leaderboard/rank/{chaser.pk}").json()["rank"] == 2
+        assert api_client.get("/api/leaderboard/top").status_code == 200
+    response = post_score(api_client, chaser, 70)
     assert response.status_code == 201
     assert response.json()["rank"] == 1
     assert LeaderboardEntry.objects.get(user=chaser).total_score == 120
@@ -114,7 +114,7 @@ def test_redis_down_reads_answer_from_sql_and_submits_commit(
 
 
 def test_index_is_rebuilt_when_redis_returns_after_missed_writes(
-    private_redis: PrivateRedis, client: Client, settings, monkeypatch
+    private_redis: PrivateRedis, api_client: Client, settings, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     player = make_player()
     submit(player, 10)
@@ -122,13 +122,13 @@ def test_index_is_rebuilt_when_redis_returns_after_missed_writes(
     redis_index.rebuild(board_id=bid)
 
     private_redis.stop()
-    assert post_score(client, player, 5).status_code == 201  # the index misses this write
+    assert post_score(api_client, player, 5).status_code == 201  # the index misses this write
     private_redis.start()  # an empty Redis, as after a restart without persistence
     redis_index.close_breaker()  # as it does by itself once its reset timeout has passed
 
     rebuilt: list[int] = []
     monkeypatch.setattr(redis_index, "request_rebuild", rebuilt.append)
-    assert client.get(f"/api/leaderboard/rank/{player.pk}").json()["total_score"] == 15
+    assert api_client.get(f"/api/leaderboard/rank/{player.pk}").json()["total_score"] == 15
     assert bid in rebuilt
 
     redis_index.rebuild(board_id=bid)
