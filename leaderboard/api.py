@@ -81,7 +81,7 @@ def _submit(data: dict) -> tuple[int, dict]:  # type: ignore[type-arg]
     board = selectors.get_default_board_ref()
     entry = submitted.entries[board.id]
     # Read after the score is written, so the player sees the rank their new total earns.
-    placement = selectors.get_placement(total_score=entry.total_score, board=board)
+    placement = selectors.get_placement(user_id=data["user_id"], total_score=entry.total_score, board=board)
     body = {
         "session_id": submitted.session.pk,
         "user_id": data["user_id"],

@@ -71,10 +71,10 @@ def get_top(*, limit: int, board: BoardRef | None = None) -> ranking.TopPlayers:
     return ranking.get_top(board_id=board.id, limit=limit)
 
 
-def get_placement(*, total_score: int, board: BoardRef | None = None) -> ranking.Placement:
+def get_placement(*, user_id: int, total_score: int, board: BoardRef | None = None) -> ranking.Placement:
     """The rank a total has on a board right now."""
     board = board or get_default_board_ref()
-    return ranking.get_placement(board_id=board.id, total_score=total_score)
+    return ranking.get_placement(board_id=board.id, user_id=user_id, total_score=total_score)
 
 
 def get_stats() -> dict[str, object]:

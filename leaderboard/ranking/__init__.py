@@ -51,11 +51,14 @@ def get_standing(*, board_id: int, user_id: int) -> Standing | None:
     )
 
 
-def get_placement(*, board_id: int, total_score: int) -> Placement:
+def get_placement(*, board_id: int, user_id: int, total_score: int) -> Placement:
+    """Where this player stands with this total, whether or not the total is committed yet."""
     try:
-        above, players = redis_index.read_placement(board_id=board_id, total_score=total_score)
+        above, players = redis_index.read_placement(
+            board_id=board_id, user_id=user_id, total_score=total_score
+        )
     except IndexUnavailable:
-        return sql.get_placement(board_id=board_id, total_score=total_score)
+        return sql.get_placement(board_id=board_id, user_id=user_id, total_score=total_score)
     return Placement(rank=1 + above, total_players=players)
 
 

@@ -107,10 +107,12 @@ local total = string.match(entry, '^%d+|(%d+)|')
 return {1, entry, redis.call('ZCOUNT', KEYS[1], '(' .. total, '+inf'), players}
 """
 
-# KEYS: z ready   ARGV: total  ->  {ready, players above, players}
+# KEYS: z ready   ARGV: total uid  ->  {ready, players above, players counting this one}
 READ_PLACEMENT = """
 if redis.call('EXISTS', KEYS[2]) == 0 then return {0} end
-return {1, redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[1], '+inf'), redis.call('ZCARD', KEYS[1])}
+local players = redis.call('ZCARD', KEYS[1])
+if not redis.call('ZSCORE', KEYS[1], ARGV[2]) then players = players + 1 end
+return {1, redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[1], '+inf'), players}
 """
 
 # KEYS: z ready top top:gen stats   ->  {ready, cached rows or false, fill generation, players}
@@ -312,10 +314,10 @@ def read_standing(*, board_id: int, user_id: int) -> IndexedStanding | None:
     )
 
 
-def read_placement(*, board_id: int, total_score: int) -> tuple[int, int]:
-    """(players with a strictly higher total, players on the board)."""
+def read_placement(*, board_id: int, user_id: int, total_score: int) -> tuple[int, int]:
+    """(players with a strictly higher total, players on the board once this one is on it)."""
     k = BoardKeys.for_board(board_id)
-    result = _call(lambda: _run(READ_PLACEMENT, [k.z, k.ready], [total_score]))
+    result = _call(lambda: _run(READ_PLACEMENT, [k.z, k.ready], [total_score, user_id]))
     _require_ready(result, board_id)
     return int(result[1]), int(result[2])
 

@@ -29,10 +29,11 @@ def rank_for_total(*, board_id: int, total_score: int) -> int:
     return 1 + _entries(board_id).filter(total_score__gt=total_score).count()
 
 
-def get_placement(*, board_id: int, total_score: int) -> Placement:
+def get_placement(*, board_id: int, user_id: int, total_score: int) -> Placement:
+    has_entry = _entries(board_id).filter(user_id=user_id).exists()
     return Placement(
         rank=rank_for_total(board_id=board_id, total_score=total_score),
-        total_players=count_players(board_id=board_id),
+        total_players=count_players(board_id=board_id) + (0 if has_entry else 1),
     )
 
 
@@ -40,8 +41,11 @@ def get_standing(*, board_id: int, user_id: int) -> Standing | None:
     entry = _entries(board_id).filter(user_id=user_id).values(*ROW_FIELDS).first()
     if entry is None:
         return None
-    placement = get_placement(board_id=board_id, total_score=entry["total_score"])
-    return Standing(**entry, rank=placement.rank, total_players=placement.total_players)
+    return Standing(
+        **entry,
+        rank=rank_for_total(board_id=board_id, total_score=entry["total_score"]),
+        total_players=count_players(board_id=board_id),
+    )
 
 
 def list_top_rows(*, board_id: int, limit: int) -> list[dict[str, Any]]:

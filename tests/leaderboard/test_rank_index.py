@@ -35,10 +35,12 @@ def assert_paths_agree(players) -> None:  # type: ignore[no-untyped-def]
     for limit in (1, 3, 10, 100):
         assert ranking.get_top(board_id=bid, limit=limit) == sql.get_top(board_id=bid, limit=limit)
         assert ranking.get_top(board_id=bid, limit=limit) == sql.get_top(board_id=bid, limit=limit)  # cached
-    for total in (0, 5, 10, 10**6):
-        assert ranking.get_placement(board_id=bid, total_score=total) == sql.get_placement(
-            board_id=bid, total_score=total
-        )
+    newcomer = 10**12  # no such player: placements count them in
+    for user_id in [*(p.pk for p in players[:3]), newcomer]:
+        for total in (0, 5, 10, 10**6):
+            assert ranking.get_placement(
+                board_id=bid, user_id=user_id, total_score=total
+            ) == sql.get_placement(board_id=bid, user_id=user_id, total_score=total)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -191,3 +193,21 @@ def test_removed_entries_leave_the_index() -> None:
 
     assert ranking.get_standing(board_id=board_id(), user_id=stays.pk).rank == 1  # type: ignore[union-attr]
     assert ranking.get_standing(board_id=board_id(), user_id=leaves.pk) is None
+
+
+def test_an_idempotent_first_submit_counts_the_new_player(api_client: Client) -> None:
+    submit(make_player(), 50)
+    redis_index.rebuild(board_id=board_id())
+    newcomer = make_player()
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = api_client.post(
+            "/api/leaderboard/submit",
+            {"user_id": newcomer.pk, "score": 70},
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY="first-game",
+        )
+
+    # The answer is stored before the commit reaches the index; it still counts the newcomer.
+    assert response.status_code == 201
+    assert (response.json()["rank"], response.json()["total_players"]) == (1, 2)
