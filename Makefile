@@ -28,6 +28,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 run: $(VENV)/.runtime  ## Serve LeaderForge on http://127.0.0.1:$(PORT) with demo data (SQLite, no servers needed)
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed --users 10000 --sessions 50000 --if-empty
+	$(PY) manage.py demo_api_key --base-url http://127.0.0.1:$(PORT)
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 services:  ## Make sure PostgreSQL and Redis answer (start them if installed here)
@@ -50,6 +51,7 @@ check: $(VENV)/.dev  ## Lint, format check and type check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/hadolint Dockerfile
 
 format: $(VENV)/.dev  ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

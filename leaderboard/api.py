@@ -1,52 +1,127 @@
 """The JSON API: one view per operation; each validates, calls a service or selector, serializes."""
 
+import re
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.authentication import BasicAuthentication, SessionAuthentication
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leaderboard import selectors, serializers, services
+from leaderboard.api_schema import ERROR_HEADERS, error_responses
 from leaderboard.errors import NotRanked, PlayerNotFound
 from users import services as user_services
 from users.models import User
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_FORMAT = re.compile(r"[\x21-\x7e]{1,255}")
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+USER_ID_PATH = OpenApiParameter(
+    "user_id",
+    {"type": "integer", "minimum": 1, "maximum": serializers.MAX_ID},
+    OpenApiParameter.PATH,
+    description="The player's id.",
+)
+
 
 class SubmitScoreApi(APIView):
-    @extend_schema(request=serializers.SubmitScoreInput, responses={201: serializers.SubmitScoreOutput})
+    @extend_schema(
+        operation_id="submit_score",
+        summary="Record one game session and return the player's new total and rank",
+        request=serializers.SubmitScoreInput,
+        responses={
+            201: serializers.SubmitScoreOutput,
+            **error_responses(400, 401, 404, 409, 413, 415, 422, 429, 503),
+        },
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+                OpenApiParameter.HEADER,
+                description=(
+                    "Optional. A retry with the same key and body is applied once and gets the first "
+                    "answer again; the same key with another body is 422. Keys are scoped per API key "
+                    "and remembered for 24 hours (configurable)."
+                ),
+            ),
+            OpenApiParameter(
+                REPLAYED_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                response=[201],
+                enum=["true"],
+                description="Present when this is the stored answer to an earlier request with the same key.",
+            ),
+            *ERROR_HEADERS,
+        ],
+    )
     def post(self, request: Request) -> Response:
+        idempotency_key = _idempotency_key(request)
         data = _validated(serializers.SubmitScoreInput, request.data)
-        submitted = services.submit_score(**data)
-        board = selectors.get_default_board_ref()
-        entry = submitted.entries.get(board.id)
-        if entry is None:
-            # A hidden player: the session is kept but ranks nowhere. The answer keeps its
-            # shape and reports the place their counted total would earn, without listing them.
-            unlisted = selectors.get_unlisted_standing(user_id=data["user_id"], board=board)
-            total_score, session_count = unlisted.total_score, unlisted.session_count
-            placement = unlisted.placement
-        else:
-            total_score, session_count = entry.total_score, entry.session_count
-            # Read after the commit, so the player sees the rank their new total earns.
-            placement = selectors.get_placement(total_score=total_score, board=board)
-        body = {
-            "session_id": submitted.session.pk,
-            "user_id": data["user_id"],
-            "score": data["score"],
-            "game_mode": data["game_mode"],
-            "total_score": total_score,
-            "session_count": session_count,
-            "rank": placement.rank,
-            "percentile": placement.percentile,
-            "total_players": placement.total_players,
-        }
-        return Response(serializers.SubmitScoreOutput(body).data, status=status.HTTP_201_CREATED)
+        if idempotency_key is None:
+            status_code, body = _submit(data)
+            return Response(body, status=status_code)
+        answer = services.run_idempotently(
+            api_key_id=request.auth.pk,
+            idempotency_key=idempotency_key,
+            fingerprint=services.fingerprint_request(operation="submit_score", data=data),
+            operation=lambda: _submit(data),
+        )
+        headers = {REPLAYED_HEADER: "true"} if answer.replayed else None
+        return Response(answer.body, status=answer.status, headers=headers)
+
+
+def _submit(data: dict) -> tuple[int, dict]:  # type: ignore[type-arg]
+    submitted = services.submit_score(**data)
+    board = selectors.get_default_board_ref()
+    entry = submitted.entries.get(board.id)
+    if entry is None:
+        # A hidden player: the session is kept but ranks nowhere. The answer keeps its
+        # shape and reports the place their counted total would earn, without listing them.
+        unlisted = selectors.get_unlisted_standing(user_id=data["user_id"], board=board)
+        total_score, session_count = unlisted.total_score, unlisted.session_count
+        placement = unlisted.placement
+    else:
+        total_score, session_count = entry.total_score, entry.session_count
+        # Read after the score is written, so the player sees the rank their new total earns.
+        placement = selectors.get_placement(user_id=data["user_id"], total_score=total_score, board=board)
+    body = {
+        "session_id": submitted.session.pk,
+        "user_id": data["user_id"],
+        "score": data["score"],
+        "game_mode": data["game_mode"],
+        "total_score": total_score,
+        "session_count": session_count,
+        "rank": placement.rank,
+        "percentile": placement.percentile,
+        "total_players": placement.total_players,
+    }
+    return status.HTTP_201_CREATED, dict(serializers.SubmitScoreOutput(body).data)
+
+
+def _idempotency_key(request: Request) -> str | None:
+    """The Idempotency-Key header: absent, or 1..255 visible ASCII characters."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY_FORMAT.fullmatch(key):
+        raise ValidationError(
+            {IDEMPOTENCY_HEADER: ["Must be 1 to 255 visible ASCII characters (no spaces), e.g. a UUID."]}
+        )
+    return key
 
 
 class TopPlayersApi(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("limit", int, description="1..100, default 10")],
-        responses=serializers.TopPlayersOutput,
+        operation_id="get_top_players",
+        summary="The top players of the default board, best first",
+        parameters=[serializers.TopPlayersInput, *ERROR_HEADERS],
+        responses={200: serializers.TopPlayersOutput, **error_responses(400, 401, 429, 503)},
     )
     def get(self, request: Request) -> Response:
         data = _validated(serializers.TopPlayersInput, request.query_params)
@@ -55,7 +130,12 @@ class TopPlayersApi(APIView):
 
 
 class PlayerRankApi(APIView):
-    @extend_schema(responses=serializers.PlayerRankOutput)
+    @extend_schema(
+        operation_id="get_player_rank",
+        summary="A player's rank, total and percentile on the default board",
+        parameters=[USER_ID_PATH, *ERROR_HEADERS],
+        responses={200: serializers.PlayerRankOutput, **error_responses(400, 401, 404, 429, 503)},
+    )
     def get(self, request: Request, user_id: str) -> Response:
         data = _validated(serializers.UserIdInput, {"user_id": user_id})
         standing = selectors.get_player_rank(user_id=data["user_id"])
@@ -68,7 +148,14 @@ class PlayerRankApi(APIView):
 
 class RegisterPlayerApi(APIView):
     @extend_schema(
-        request=serializers.RegisterPlayerInput, responses={201: serializers.RegisteredPlayerOutput}
+        operation_id="register_player",
+        summary="Register a player who can then have scores submitted",
+        request=serializers.RegisterPlayerInput,
+        parameters=ERROR_HEADERS,
+        responses={
+            201: serializers.RegisteredPlayerOutput,
+            **error_responses(400, 401, 409, 413, 415, 429, 503),
+        },
     )
     def post(self, request: Request) -> Response:
         data = _validated(serializers.RegisterPlayerInput, request.data)
@@ -77,7 +164,12 @@ class RegisterPlayerApi(APIView):
 
 
 class PlayerDetailApi(APIView):
-    @extend_schema(responses=serializers.PlayerDetailOutput)
+    @extend_schema(
+        operation_id="get_player",
+        summary="A player's profile and standing (null before their first score)",
+        parameters=[USER_ID_PATH, *ERROR_HEADERS],
+        responses={200: serializers.PlayerDetailOutput, **error_responses(400, 401, 404, 429, 503)},
+    )
     def get(self, request: Request, user_id: str) -> Response:
         data = _validated(serializers.UserIdInput, {"user_id": user_id})
         player = User.objects.filter(pk=data["user_id"]).only("id", "username", "date_joined").first()
@@ -90,6 +182,22 @@ class PlayerDetailApi(APIView):
             "standing": selectors.get_player_rank(user_id=player.pk),
         }
         return Response(serializers.PlayerDetailOutput(body).data)
+
+
+class StatsApi(APIView):
+    """Operational figures for staff: where ranks come from and how well the cache does."""
+
+    authentication_classes = [SessionAuthentication, BasicAuthentication]
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        operation_id="get_stats",
+        summary="Operational figures for staff (admin login or HTTP Basic, not an API key)",
+        parameters=ERROR_HEADERS,
+        responses={200: serializers.StatsOutput, **error_responses(401, 403, 429, 503)},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(serializers.StatsOutput(selectors.get_stats()).data)
 
 
 def _validated(serializer_class: type[serializers.serializers.Serializer], data: object) -> dict:  # type: ignore[type-arg]

@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -17,6 +18,8 @@ def error_body(code: str, message: str, fields: dict[str, Any] | None = None) ->
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, LeaderboardError):
         return Response(error_body(exc.code, exc.message), status=exc.status)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(error_body("request_too_large", too_large_message()), status=413)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -39,3 +42,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else "error"
         body = error_body(str(code), str(exc.detail))
     return Response(body, status=exc.status_code or status.HTTP_400_BAD_REQUEST, headers=headers)
+
+
+def too_large_message() -> str:
+    return f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."

@@ -30,3 +30,13 @@ class ModerationError(LeaderboardError):
 
     code = "moderation_error"
     status = 409
+
+
+class IdempotencyKeyReused(LeaderboardError):
+    code = "idempotency_key_reused"
+    status = 422
+
+
+class IdempotencyKeyBusy(LeaderboardError):
+    code = "idempotency_key_busy"
+    status = 409

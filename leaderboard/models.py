@@ -125,3 +125,27 @@ class ModerationLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} of {self.target_user_id} by {self.moderator_id}"
+
+
+class IdempotentRequest(models.Model):
+    """A write sent with an Idempotency-Key and the answer it got, so a retry gets the same answer."""
+
+    api_key = models.ForeignKey("rest_framework_api_key.APIKey", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # SHA-256 of the operation and its validated input: the same key with another body is refused.
+    fingerprint = models.CharField(max_length=64)
+    # Empty only inside the transaction that claimed the key; committed rows always hold the answer.
+    status_code = models.PositiveSmallIntegerField(null=True)
+    # The JSON text exactly as first answered, so a replay is byte for byte the same.
+    response_json = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "idempotent_request"
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_once_per_api_key"),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status_code})"

@@ -78,10 +78,10 @@ def get_top(*, limit: int, board: BoardRef | None = None) -> ranking.TopPlayers:
     return ranking.get_top(board_id=board.id, limit=limit)
 
 
-def get_placement(*, total_score: int, board: BoardRef | None = None) -> ranking.Placement:
+def get_placement(*, user_id: int, total_score: int, board: BoardRef | None = None) -> ranking.Placement:
     """The rank a total has on a board right now."""
     board = board or get_default_board_ref()
-    return ranking.get_placement(board_id=board.id, total_score=total_score)
+    return ranking.get_placement(board_id=board.id, user_id=user_id, total_score=total_score)
 
 
 @dataclass(frozen=True)
@@ -98,12 +98,11 @@ def get_unlisted_standing(*, user_id: int, board: BoardRef | None = None) -> Unl
     if board.game_mode:
         sessions = sessions.filter(game_mode=board.game_mode)
     totals = sessions.aggregate(total=Sum("score", default=0), count=models.Count("id"))
-    placement = ranking.get_placement(board_id=board.id, total_score=totals["total"])
     return UnlistedStanding(
         total_score=totals["total"],
         session_count=totals["count"],
-        # Counted among the players as if they were listed, so the percentile stays in 0..100.
-        placement=ranking.Placement(rank=placement.rank, total_players=placement.total_players + 1),
+        # A player without an entry is counted among the players, as if they were listed.
+        placement=ranking.get_placement(board_id=board.id, user_id=user_id, total_score=totals["total"]),
     )
 
 
@@ -188,6 +187,18 @@ def get_score_history(*, user_id: int, max_points: int = 60) -> list[HistoryPoin
     return [HistoryPoint(played_at=played_at, total_score=total) for played_at, total in rows]
 
 
+def get_stats() -> dict[str, object]:
+    cache = ranking.cache_stats()
+    return {
+        "boards": [
+            {"slug": b.slug, "rank_source": ranking.rank_source(board_id=b.id)} for b in list_active_boards()
+        ],
+        "top_cache_hits": cache["top_hits"],
+        "top_cache_misses": cache["top_misses"],
+        "top_cache_hit_ratio": cache["top_hit_ratio"],
+    }
+
+
 # --- Operations ---------------------------------------------------------------
 
 # Below this many rows an exact COUNT is cheap enough; above it PostgreSQL's estimate serves.
@@ -214,17 +225,22 @@ class Health:
     ranked_players: int
     submits_last_minute: int
     rank_source: str
-    cache_hit_ratio: float | None
+    cache_hits: int
+    cache_misses: int
+    cache_hit_ratio: float | None  # None before the first lookup or without a cache
 
 
 def get_health() -> Health:
     board = get_default_board_ref()
     since = timezone.now() - timedelta(minutes=1)
+    cache = ranking.cache_stats()
     return Health(
         players=estimate_row_count(model=User),
         sessions=estimate_row_count(model=GameSession),
-        ranked_players=ranking.count_players(board_id=board.id),
+        ranked_players=ranking.get_top(board_id=board.id, limit=1).total_players,
         submits_last_minute=GameSession.objects.filter(played_at__gte=since).count(),
-        rank_source=ranking.rank_source(),
-        cache_hit_ratio=ranking.cache_hit_ratio(),
+        rank_source=ranking.rank_source(board_id=board.id),
+        cache_hits=int(cache["top_hits"] or 0),
+        cache_misses=int(cache["top_misses"] or 0),
+        cache_hit_ratio=cache["top_hit_ratio"],
     )

@@ -28,16 +28,33 @@ class StrictSlugField(serializers.SlugField):
         return super().to_internal_value(data)
 
 
+class StrictRegexField(serializers.RegexField):
+    """A JSON string only: a number is not silently turned into a username."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictEmailField(serializers.EmailField):
+    """A JSON string only."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class SubmitScoreInput(serializers.Serializer):
     user_id = StrictIntegerField(min_value=1, max_value=MAX_ID)
-    score = StrictIntegerField(min_value=0)
     game_mode = StrictSlugField(max_length=32, required=False, default="solo")
 
-    def validate_score(self, value: int) -> int:
-        maximum = settings.LEADERBOARD_MAX_SCORE_PER_SESSION
-        if value > maximum:
-            raise serializers.ValidationError(f"Ensure this value is less than or equal to {maximum}.")
-        return value
+    def get_fields(self) -> dict[str, serializers.Field]:
+        user_id, game_mode = super().get_fields().values()
+        # The maximum is a setting, read when the serializer is built so the schema shows it too.
+        score = StrictIntegerField(min_value=0, max_value=settings.LEADERBOARD_MAX_SCORE_PER_SESSION)
+        return {"user_id": user_id, "score": score, "game_mode": game_mode}
 
 
 class SubmitScoreOutput(serializers.Serializer):
@@ -53,7 +70,7 @@ class SubmitScoreOutput(serializers.Serializer):
 
 
 class TopPlayersInput(serializers.Serializer):
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=10)
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=10, help_text="How many players.")
 
 
 class TopPlayerOutput(serializers.Serializer):
@@ -84,10 +101,10 @@ class PlayerRankOutput(serializers.Serializer):
 
 
 class RegisterPlayerInput(serializers.Serializer):
-    username = serializers.RegexField(
+    username = StrictRegexField(
         r"^[\w.@+-]+\Z", max_length=150, error_messages={"invalid": "Letters, digits and @/./+/-/_ only."}
     )
-    email = serializers.EmailField(required=False, default="")
+    email = StrictEmailField(required=False, default="")
 
 
 class PlayerOutput(serializers.Serializer):
@@ -97,8 +114,20 @@ class PlayerOutput(serializers.Serializer):
 
 
 class RegisteredPlayerOutput(PlayerOutput):
-    email = serializers.EmailField()
+    email = serializers.CharField(help_text="The address given at registration; empty when none was.")
 
 
 class PlayerDetailOutput(PlayerOutput):
     standing = PlayerRankOutput(allow_null=True)
+
+
+class BoardStatsOutput(serializers.Serializer):
+    slug = serializers.CharField()
+    rank_source = serializers.ChoiceField(choices=["redis", "sql"])
+
+
+class StatsOutput(serializers.Serializer):
+    boards = BoardStatsOutput(many=True)
+    top_cache_hits = serializers.IntegerField()
+    top_cache_misses = serializers.IntegerField()
+    top_cache_hit_ratio = serializers.FloatField(allow_null=True)

@@ -1,15 +1,21 @@
 """Writes: every change to sessions and leaderboard entries goes through here."""
 
+import hashlib
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, cast
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from rest_framework_api_key.models import APIKey
 
 from leaderboard import ranking, selectors
-from leaderboard.errors import ModerationError, PlayerNotFound
-from leaderboard.models import GameSession, LeaderboardEntry, ModerationLog
+from leaderboard.errors import IdempotencyKeyBusy, IdempotencyKeyReused, ModerationError, PlayerNotFound
+from leaderboard.models import GameSession, IdempotentRequest, LeaderboardEntry, ModerationLog
 from users.models import User
 
 
@@ -29,21 +35,30 @@ class SubmittedScore:
     is_hidden: bool = False
 
 
+# Entry versions only grow, even across delete and re-insert: at least the previous one plus
+# one, and at least the change's time in microseconds. The rank index keeps the newest.
+NEXT_VERSION = "CASE WHEN leaderboard.version + 1 > EXCLUDED.version THEN leaderboard.version + 1 ELSE EXCLUDED.version END"
+
+
+def _version_at(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
+
+
 # The arithmetic happens in the database so concurrent submits never lose points.
 # A submit that leaves the total unchanged (score 0) keeps the player's place in ties.
 _UPSERT_ENTRY_SQL = """
 INSERT INTO leaderboard
     (board_id, user_id, username, total_score, session_count, last_updated, version)
-VALUES (%s, %s, %s, %s, 1, %s, 1)
+VALUES (%s, %s, %s, %s, 1, %s, %s)
 ON CONFLICT (board_id, user_id) DO UPDATE SET
     total_score = leaderboard.total_score + EXCLUDED.total_score,
     session_count = leaderboard.session_count + 1,
     last_updated = CASE
         WHEN EXCLUDED.total_score <> 0 AND EXCLUDED.last_updated > leaderboard.last_updated
         THEN EXCLUDED.last_updated ELSE leaderboard.last_updated END,
-    version = leaderboard.version + 1
+    version = {NEXT_VERSION}
 RETURNING total_score, session_count, version
-"""
+""".replace("{NEXT_VERSION}", NEXT_VERSION)
 
 
 @transaction.atomic
@@ -63,6 +78,18 @@ def submit_score(*, user_id: int, score: int, game_mode: str) -> SubmittedScore:
         board.id: _add_to_entry(board_id=board.id, user_id=user_id, username=username, score=score, at=now)
         for board in selectors.list_boards_for_mode(game_mode=game_mode)
     }
+    states = [
+        ranking.EntryState(
+            board_id=e.board_id,
+            user_id=user_id,
+            version=e.version,
+            total_score=e.total_score,
+            session_count=e.session_count,
+            username=username,
+        )
+        for e in entries.values()
+    ]
+    transaction.on_commit(partial(ranking.record_entries, states), robust=True)
     return SubmittedScore(session=session, username=username, entries=entries)
 
 
@@ -94,7 +121,14 @@ def _add_to_entry(*, board_id: int, user_id: int, username: str, score: int, at:
     with connection.cursor() as cursor:
         cursor.execute(
             _UPSERT_ENTRY_SQL,
-            [board_id, user_id, username, score, connection.ops.adapt_datetimefield_value(at)],
+            [
+                board_id,
+                user_id,
+                username,
+                score,
+                connection.ops.adapt_datetimefield_value(at),
+                _version_at(at),
+            ],
         )
         total_score, session_count, version = cursor.fetchone()
     return EntryTotals(
@@ -108,7 +142,7 @@ _REBUILD_ENTRIES_SQL = """
 INSERT INTO leaderboard
     (board_id, user_id, username, total_score, session_count, last_updated, version)
 SELECT %(board_id)s, s.user_id, u.username, SUM(s.score), COUNT(*),
-       COALESCE(MAX(s.played_at) FILTER (WHERE s.score > 0), MIN(s.played_at)), 1
+       COALESCE(MAX(s.played_at) FILTER (WHERE s.score > 0), MIN(s.played_at)), %(version)s
 FROM game_session s JOIN users u ON u.id = s.user_id
 WHERE NOT s.is_void AND NOT u.is_hidden
     AND (%(game_mode)s = '' OR s.game_mode = %(game_mode)s) {user_filter}
@@ -118,8 +152,8 @@ ON CONFLICT (board_id, user_id) DO UPDATE SET
     session_count = EXCLUDED.session_count,
     last_updated = CASE WHEN EXCLUDED.total_score <> leaderboard.total_score
         THEN EXCLUDED.last_updated ELSE leaderboard.last_updated END,
-    version = leaderboard.version + 1
-"""
+    version = {NEXT_VERSION}
+""".replace("{NEXT_VERSION}", NEXT_VERSION)
 
 
 _DELETE_STALE_ENTRIES_SQL = """
@@ -142,7 +176,11 @@ def rebuild_entries(*, board_id: int, game_mode: str, user_ids: list[int] | None
 
 
 def _rebuild_board(*, board_id: int, game_mode: str, user_ids: list[int] | None) -> None:
-    params: dict[str, Any] = {"board_id": board_id, "game_mode": game_mode}
+    params: dict[str, Any] = {
+        "board_id": board_id,
+        "game_mode": game_mode,
+        "version": _version_at(timezone.now()),
+    }
     session_filter = entry_filter = ""
     if user_ids is not None:
         if not user_ids:
@@ -152,8 +190,8 @@ def _rebuild_board(*, board_id: int, game_mode: str, user_ids: list[int] | None)
         entry_filter = f"AND user_id IN ({placeholders})"
         params.update({f"u{i}": uid for i, uid in enumerate(user_ids)})
     with connection.cursor() as cursor:
-        cursor.execute(_REBUILD_ENTRIES_SQL.format(user_filter=session_filter), params)
-        cursor.execute(_DELETE_STALE_ENTRIES_SQL.format(user_filter=entry_filter), params)
+        cursor.execute(_REBUILD_ENTRIES_SQL.replace("{user_filter}", session_filter), params)
+        cursor.execute(_DELETE_STALE_ENTRIES_SQL.replace("{user_filter}", entry_filter), params)
 
 
 def _rebuild_player(*, user_id: int) -> None:
@@ -164,8 +202,8 @@ def _rebuild_player(*, user_id: int) -> None:
 
 
 def _entries_changed(*, user_ids: list[int]) -> None:
-    ids = list(user_ids)
-    transaction.on_commit(lambda: ranking.on_entries_changed(user_ids=ids))
+    # robust: a failing index update must not turn a committed change into an error.
+    transaction.on_commit(partial(ranking.on_entries_changed, user_ids=list(user_ids)), robust=True)
 
 
 # --- Moderation: every action needs a reason and leaves a ModerationLog row. ---
@@ -248,3 +286,93 @@ def restore_player(*, user_id: int, moderator: User, reason: str) -> None:
     ModerationLog.objects.create(
         moderator=moderator, action=ModerationLog.Action.RESTORE_PLAYER, target_user_id=user_id, reason=reason
     )
+
+
+def create_api_key(*, name: str) -> tuple[APIKey, str]:
+    """Create a game server's key; the plain key is returned this once and stored only hashed."""
+    api_key, key = APIKey.objects.create_key(name=name)
+    return cast(APIKey, api_key), key
+
+
+@transaction.atomic
+def rotate_api_key(*, name: str) -> tuple[APIKey, str]:
+    """Revoke every usable key with this name and create a new one in its place."""
+    APIKey.objects.filter(name=name, revoked=False).update(revoked=True)
+    return create_api_key(name=name)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What an idempotent write answered: the status and JSON body, and whether it was a replay."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool
+
+
+def fingerprint_request(*, operation: str, data: Mapping[str, Any]) -> str:
+    """SHA-256 of the operation and its validated input in canonical JSON."""
+    canonical = json.dumps({"operation": operation, "input": data}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@transaction.atomic
+def run_idempotently(
+    *,
+    api_key_id: str,
+    idempotency_key: str,
+    fingerprint: str,
+    operation: Callable[[], tuple[int, dict[str, Any]]],
+) -> Answer:
+    """Run `operation` once per (API key, idempotency key); a retry gets the first answer back.
+
+    The key is claimed with an INSERT before the work, in the same transaction. A concurrent
+    duplicate blocks on the unique index until the first transaction ends: if it committed, the
+    duplicate replays its answer; if it rolled back (the write failed, nothing was stored), the
+    duplicate claims the key and does the work itself.
+    """
+    for _ in range(3):
+        claimed = _claim_idempotency_key(
+            api_key_id=api_key_id, idempotency_key=idempotency_key, fingerprint=fingerprint
+        )
+        if claimed is not None:
+            status, body = operation()
+            IdempotentRequest.objects.filter(pk=claimed.pk).update(
+                status_code=status, response_json=json.dumps(body)
+            )
+            return Answer(status=status, body=body, replayed=False)
+        earlier = IdempotentRequest.objects.filter(api_key_id=api_key_id, key=idempotency_key).first()
+        if earlier is None:
+            continue  # purged since the conflict: claim it again
+        if earlier.created_at < _idempotency_cutoff():
+            # Expired but not purged yet: forget it and start afresh.
+            IdempotentRequest.objects.filter(pk=earlier.pk, created_at__lt=_idempotency_cutoff()).delete()
+            continue
+        if earlier.fingerprint != fingerprint:
+            raise IdempotencyKeyReused("This Idempotency-Key was already used with a different request.")
+        assert earlier.status_code is not None  # committed rows always hold their answer
+        return Answer(status=earlier.status_code, body=json.loads(earlier.response_json), replayed=True)
+    raise IdempotencyKeyBusy("This Idempotency-Key is being used by another request; retry shortly.")
+
+
+def _claim_idempotency_key(
+    *, api_key_id: str, idempotency_key: str, fingerprint: str
+) -> IdempotentRequest | None:
+    try:
+        # A savepoint: losing the race must not abort the surrounding transaction.
+        with transaction.atomic():
+            return IdempotentRequest.objects.create(
+                api_key_id=api_key_id, key=idempotency_key, fingerprint=fingerprint
+            )
+    except IntegrityError:
+        return None
+
+
+def _idempotency_cutoff() -> datetime:
+    return timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS)
+
+
+def purge_idempotency_keys() -> int:
+    """Delete idempotency keys older than IDEMPOTENCY_KEY_TTL_SECONDS; return how many."""
+    deleted, _ = IdempotentRequest.objects.filter(created_at__lt=_idempotency_cutoff()).delete()
+    return deleted

@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from corsheaders.defaults import default_headers
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -24,6 +26,11 @@ def env_bool(name: str, default: bool) -> bool:
 def env_int(name: str, default: int) -> int:
     value = os.environ.get(name, "")
     return int(value) if value.strip() else default
+
+
+def env_list(name: str) -> list[str]:
+    """A comma-separated variable as a list; unset or empty gives []."""
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
 def env_float(name: str, default: float) -> float:
@@ -57,6 +64,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_api_key",
+    "corsheaders",
+    "csp",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
@@ -66,6 +76,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "leaderforge.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -75,6 +87,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
+
+if not DEBUG:
+    # runserver serves static files in development; in production WhiteNoise serves the collected ones.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "leaderforge.urls"
 WSGI_APPLICATION = "leaderforge.wsgi.application"
@@ -145,6 +161,14 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
+# --- Rank index (Redis sorted sets; only with REDIS_URL) ---------------------
+# Namespace of the index keys, so several deployments can share one Redis.
+RANK_INDEX_KEY_PREFIX = os.environ.get("RANK_INDEX_KEY_PREFIX", "lf")
+# Rebuild a missing or incomplete index in the background on first use.
+RANK_INDEX_AUTO_REBUILD = env_bool("RANK_INDEX_AUTO_REBUILD", True)
+# Upper bound on one rebuild (seconds): its lock and write-routing flag expire after this.
+RANK_INDEX_REBUILD_TIMEOUT = env_int("RANK_INDEX_REBUILD_TIMEOUT", 900)
+
 # --- Leaderboard rules --------------------------------------------------------
 LEADERBOARD_MAX_SCORE_PER_SESSION = env_int("LEADERBOARD_MAX_SCORE_PER_SESSION", 1_000_000)
 LEADERBOARD_DEFAULT_BOARD = "global"
@@ -152,15 +176,19 @@ LEADERBOARD_DEFAULT_BOARD = "global"
 LEADERBOARD_TOP_CACHE_SECONDS = env_int("LEADERBOARD_TOP_CACHE_SECONDS", 60)
 
 # --- API ----------------------------------------------------------------------
+# How long a submit's Idempotency-Key is remembered (purge_idempotency_keys removes older ones).
+IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600)
+# Writes always need an API key; reads need one only when this is off.
+LEADERBOARD_PUBLIC_READS = env_bool("LEADERBOARD_PUBLIC_READS", True)
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["leaderboard.api_auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["leaderboard.api_auth.HasApiKeyOrPublicRead"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "leaderboard.api_errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "leaderboard.api_schema.AutoSchema",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -168,6 +196,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Submit game scores, read exact ranks and top players.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "leaderboard.api_schema.drop_trailing_slashes",
+        "leaderboard.api_schema.allow_empty_query_values",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -177,18 +210,57 @@ SPECTACULAR_SETTINGS = {
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Production serves collected, hashed and compressed files (`collectstatic` runs in the image build).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# Production runs behind a TLS-terminating proxy (load balancer, ingress). Trust its
+# X-Forwarded-Proto only when told to: a proxy that does not overwrite the header would let
+# clients claim HTTPS. Without it, SECURE_SSL_REDIRECT behind such a proxy redirects forever.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers probe the liveness check over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Start short and raise to a year (31536000) once HTTPS is proven everywhere; preload is only
+# accepted by browsers from a year on, so the flag is inert until then.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# Request bodies above this are refused with a JSON 413 under /api/ (a submit is ~100 bytes).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 64 * 1024)
+
+# Browsers on these origins may call the API (only /api/); empty: none may.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = (*default_headers, "idempotency-key")
+CORS_EXPOSE_HEADERS = ["Idempotent-Replayed", "Retry-After"]
+
+# Everything from our own origin; no inline scripts or styles (htmx's indicator styles are
+# turned off in base.html). data: images are the icons inlined in the API docs' stylesheet.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 LOGGING = {
     "version": 1,

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from leaderboard.api_urls import compatible_urlpatterns, v1_urlpatterns
 from leaderforge.health import healthz
@@ -9,11 +9,13 @@ urlpatterns = [
     path("api/leaderboard/", include(compatible_urlpatterns)),
     path("api/v1/", include(v1_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves its start-up script as a file: the Content-Security-Policy forbids inline ones.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("", include("leaderboard.urls")),
 ]
 
+handler400 = "leaderforge.errors.bad_request"
 handler404 = "leaderforge.errors.not_found"
 handler500 = "leaderforge.errors.server_error"

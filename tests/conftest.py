@@ -5,9 +5,11 @@ from collections.abc import Iterator
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 
 from leaderboard import selectors
-from tests.factories import make_player
+from leaderboard.ranking import redis_index
+from tests.factories import make_api_key, make_player
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -23,12 +25,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
-def _fresh_caches() -> Iterator[None]:
-    """Every test starts with empty caches: boards are re-read, nothing leaks between tests."""
+def _fresh_caches(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Every test starts with empty caches and index: nothing leaks between tests."""
+    # A background rebuild would read the database outside the test's transaction.
+    settings.RANK_INDEX_AUTO_REBUILD = False
     selectors.forget_boards()
+    redis_index.reset_state()
     cache.clear()
     yield
     selectors.forget_boards()
+    redis_index.reset_state()
 
 
 @pytest.fixture
@@ -39,3 +45,21 @@ def on_postgres() -> bool:
 @pytest.fixture
 def player():  # type: ignore[no-untyped-def]
     return make_player()
+
+
+@pytest.fixture
+def api_key() -> str:
+    """The plain text of a fresh, valid API key."""
+    return make_api_key()
+
+
+@pytest.fixture
+def api_key_headers(api_key: str) -> dict[str, str]:
+    """Headers (django.test.Client's `headers=`) that authenticate as a game server."""
+    return {"Authorization": f"Api-Key {api_key}"}
+
+
+@pytest.fixture
+def api_client(api_key_headers: dict[str, str]) -> Client:
+    """A test client that sends a valid API key on every request."""
+    return Client(headers=api_key_headers)

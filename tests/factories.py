@@ -19,3 +19,8 @@ def submit(player: User, score: int, game_mode: str = "solo") -> services.Submit
 
 def make_moderator(username: str = "mod") -> User:
     return User.objects.create_user(username=username, password="mod-password", is_staff=True)
+
+
+def make_api_key(name: str = "game servers") -> str:
+    _, key = services.create_api_key(name=name)
+    return key

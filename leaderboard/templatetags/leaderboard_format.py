@@ -11,3 +11,9 @@ def thousands(value: int | float | None) -> str:
     if value is None:
         return ""
     return f"{value:,}"
+
+
+@register.simple_tag
+def percent(ratio: float) -> str:
+    """0.8734 -> "87.3%"."""
+    return f"{100 * ratio:.1f}%"

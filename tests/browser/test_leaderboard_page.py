@@ -3,9 +3,10 @@
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from leaderboard import selectors
-from tests.factories import make_player, submit
+from tests.factories import make_api_key, make_player, submit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -48,7 +49,9 @@ def test_a_submitted_score_shows_up_without_a_reload(live_server, page, screensh
     assert shown_rows(page)[3] == ("4", climber.username)
 
     response = page.request.post(
-        f"{live_server.url}/api/leaderboard/submit", data={"user_id": climber.pk, "score": 350}
+        f"{live_server.url}/api/leaderboard/submit",
+        data={"user_id": climber.pk, "score": 350},
+        headers={"Authorization": f"Api-Key {make_api_key()}"},
     )
     assert response.status == 201 and response.json()["rank"] == 1
 
@@ -67,7 +70,7 @@ def test_choosing_a_bigger_table(live_server, page) -> None:  # type: ignore[no-
 
     page.select_option("#top-size", "25")
 
-    page.wait_for_function("document.querySelectorAll('#top-table tbody tr[data-user-id]').length === 25")
+    expect(page.locator("#top-table tbody tr[data-user-id]")).to_have_count(25)
     assert page.locator("#top-table caption").inner_text() == "Top 25 players, All time"
 
 

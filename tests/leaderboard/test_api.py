@@ -22,11 +22,11 @@ def assert_error(response, status: int, code: str) -> None:  # type: ignore[no-u
     assert isinstance(error["fields"], dict)
 
 
-def test_submit_returns_new_total_rank_and_percentile(client: Client) -> None:
+def test_submit_returns_new_total_rank_and_percentile(api_client: Client) -> None:
     leader, other = make_player(), make_player()
     submit(leader, 500)
 
-    response = post(client, "/api/leaderboard/submit", {"user_id": other.pk, "score": 300})
+    response = post(api_client, "/api/leaderboard/submit", {"user_id": other.pk, "score": 300})
 
     assert response.status_code == 201
     body = response.json()
@@ -41,7 +41,9 @@ def test_submit_returns_new_total_rank_and_percentile(client: Client) -> None:
         "percentile": 0.0,
         "total_players": 2,
     }
-    again = post(client, "/api/leaderboard/submit", {"user_id": other.pk, "score": 250, "game_mode": "team"})
+    again = post(
+        api_client, "/api/leaderboard/submit", {"user_id": other.pk, "score": 250, "game_mode": "team"}
+    )
     assert again.json()["total_score"] == 550
     assert again.json()["session_count"] == 2
     assert again.json()["rank"] == 1
@@ -49,14 +51,14 @@ def test_submit_returns_new_total_rank_and_percentile(client: Client) -> None:
     assert GameSession.objects.filter(user=other, game_mode="team").count() == 1
 
 
-def test_submit_accepts_a_trailing_slash(client: Client, player) -> None:  # type: ignore[no-untyped-def]
-    response = post(client, "/api/leaderboard/submit/", {"user_id": player.pk, "score": 1})
+def test_submit_accepts_a_trailing_slash(api_client: Client, player) -> None:  # type: ignore[no-untyped-def]
+    response = post(api_client, "/api/leaderboard/submit/", {"user_id": player.pk, "score": 1})
     assert response.status_code == 201
 
 
-def test_submit_ignores_unknown_fields(client: Client, player) -> None:  # type: ignore[no-untyped-def]
+def test_submit_ignores_unknown_fields(api_client: Client, player) -> None:  # type: ignore[no-untyped-def]
     body = {"user_id": player.pk, "score": 10, "total_score": 10**9, "session_count": 99, "is_void": True}
-    response = post(client, "/api/leaderboard/submit", body)
+    response = post(api_client, "/api/leaderboard/submit", body)
     assert response.status_code == 201
     entry = LeaderboardEntry.objects.get(user=player)
     assert (entry.total_score, entry.session_count) == (10, 1)
@@ -91,38 +93,42 @@ def test_submit_ignores_unknown_fields(client: Client, player) -> None:  # type:
         '"score"',
     ],
 )
-def test_submit_rejects_bad_input_and_writes_nothing(client: Client, player, body) -> None:  # type: ignore[no-untyped-def]
+def test_submit_rejects_bad_input_and_writes_nothing(api_client: Client, player, body) -> None:  # type: ignore[no-untyped-def]
     if isinstance(body, dict):
         body = {k: (player.pk if v == "PLAYER" else v) for k, v in body.items()}
-    response = post(client, "/api/leaderboard/submit", body)
+    response = post(api_client, "/api/leaderboard/submit", body)
     assert_error(response, 400, "invalid")
     assert not GameSession.objects.exists()
     assert not LeaderboardEntry.objects.exists()
 
 
-def test_submit_rejects_malformed_json(client: Client, player) -> None:  # type: ignore[no-untyped-def]
-    response = client.post("/api/leaderboard/submit", '{"user_id": 1, "sc', content_type="application/json")
+def test_submit_rejects_malformed_json(api_client: Client, player) -> None:  # type: ignore[no-untyped-def]
+    response = api_client.post(
+        "/api/leaderboard/submit", '{"user_id": 1, "sc', content_type="application/json"
+    )
     assert_error(response, 400, "parse_error")
     assert not GameSession.objects.exists()
 
 
-def test_submit_rejects_form_encoded_bodies(client: Client, player) -> None:  # type: ignore[no-untyped-def]
-    response = client.post("/api/leaderboard/submit", {"user_id": player.pk, "score": 5})
+def test_submit_rejects_form_encoded_bodies(api_client: Client, player) -> None:  # type: ignore[no-untyped-def]
+    response = api_client.post("/api/leaderboard/submit", {"user_id": player.pk, "score": 5})
     assert_error(response, 415, "unsupported_media_type")
     assert not GameSession.objects.exists()
 
 
-def test_submit_for_unknown_player_is_404_and_writes_nothing(client: Client) -> None:
-    response = post(client, "/api/leaderboard/submit", {"user_id": 424242, "score": 5})
+def test_submit_for_unknown_player_is_404_and_writes_nothing(api_client: Client) -> None:
+    response = post(api_client, "/api/leaderboard/submit", {"user_id": 424242, "score": 5})
     assert_error(response, 404, "player_not_found")
     assert not GameSession.objects.exists()
 
 
-def test_submit_maximum_score_is_configurable(client: Client, player, settings) -> None:  # type: ignore[no-untyped-def]
+def test_submit_maximum_score_is_configurable(api_client: Client, player, settings) -> None:  # type: ignore[no-untyped-def]
     settings.LEADERBOARD_MAX_SCORE_PER_SESSION = 100
-    assert post(client, "/api/leaderboard/submit", {"user_id": player.pk, "score": 100}).status_code == 201
+    assert (
+        post(api_client, "/api/leaderboard/submit", {"user_id": player.pk, "score": 100}).status_code == 201
+    )
     assert_error(
-        post(client, "/api/leaderboard/submit", {"user_id": player.pk, "score": 101}), 400, "invalid"
+        post(api_client, "/api/leaderboard/submit", {"user_id": player.pk, "score": 101}), 400, "invalid"
     )
 
 
@@ -183,28 +189,30 @@ def test_rank_rejects_a_malformed_id(client: Client, user_id: str) -> None:
     assert_error(client.get(f"/api/leaderboard/rank/{user_id}"), 400, "invalid")
 
 
-def test_register_player_then_read_it(client: Client) -> None:
-    response = post(client, "/api/v1/players", {"username": "neo", "email": "neo@example.com"})
+def test_register_player_then_read_it(api_client: Client) -> None:
+    response = post(api_client, "/api/v1/players", {"username": "neo", "email": "neo@example.com"})
     assert response.status_code == 201
     created = response.json()
     assert created["username"] == "neo" and created["email"] == "neo@example.com"
 
-    detail = client.get(f"/api/v1/players/{created['id']}").json()
+    detail = api_client.get(f"/api/v1/players/{created['id']}").json()
     assert detail["username"] == "neo"
     assert detail["standing"] is None
     assert "email" not in detail
 
 
-def test_register_player_rejects_taken_and_invalid_names(client: Client) -> None:
+def test_register_player_rejects_taken_and_invalid_names(api_client: Client) -> None:
     make_player("taken")
-    assert_error(post(client, "/api/v1/players", {"username": "taken"}), 409, "username_taken")
-    assert_error(post(client, "/api/v1/players", {"username": "has space"}), 400, "invalid")
-    assert_error(post(client, "/api/v1/players", {"username": ""}), 400, "invalid")
-    assert_error(post(client, "/api/v1/players", {"username": "ok", "email": "nope"}), 400, "invalid")
+    assert_error(post(api_client, "/api/v1/players", {"username": "taken"}), 409, "username_taken")
+    assert_error(post(api_client, "/api/v1/players", {"username": "has space"}), 400, "invalid")
+    assert_error(post(api_client, "/api/v1/players", {"username": ""}), 400, "invalid")
+    assert_error(post(api_client, "/api/v1/players", {"username": "ok", "email": "nope"}), 400, "invalid")
 
 
-def test_register_player_cannot_become_staff(client: Client) -> None:
-    response = post(client, "/api/v1/players", {"username": "sneaky", "is_staff": True, "is_superuser": True})
+def test_register_player_cannot_become_staff(api_client: Client) -> None:
+    response = post(
+        api_client, "/api/v1/players", {"username": "sneaky", "is_staff": True, "is_superuser": True}
+    )
     assert response.status_code == 201
     from users.models import User
 
@@ -214,3 +222,12 @@ def test_register_player_cannot_become_staff(client: Client) -> None:
 
 def test_unknown_api_path_is_json_404(client: Client) -> None:
     assert_error(client.get("/api/nothing-here"), 404, "not_found")
+
+
+def test_stats_are_for_staff_only(client: Client, admin_client: Client) -> None:
+    assert client.get("/api/v1/stats").status_code in (401, 403)
+    response = admin_client.get("/api/v1/stats")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["boards"][0] == {"slug": "global", "rank_source": body["boards"][0]["rank_source"]}
+    assert set(body) == {"boards", "top_cache_hits", "top_cache_misses", "top_cache_hit_ratio"}

@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from leaderboard import selectors
+from leaderboard import ranking, selectors
 from leaderboard.models import GameSession
 from tests.factories import make_moderator, make_player, submit
 from users.models import User
@@ -23,8 +23,20 @@ def test_health_shows_counts_rate_and_rank_source(client: Client) -> None:
     health = response.context["health"]
     assert (health.players, health.ranked_players, health.sessions) == (4, 3, 3)
     assert health.submits_last_minute == 3
-    assert "SQL (the leaderboard table)" in html
-    assert "<td>n/a</td>" in html  # no cache statistics to show yet
+    board = selectors.get_default_board_ref()
+    assert health.rank_source == ranking.rank_source(board_id=board.id)
+    assert {"sql": "SQL (the leaderboard table)", "redis": "Redis rank index"}[health.rank_source] in html
+
+
+def test_health_shows_the_cache_hit_ratio_only_when_there_is_one(client: Client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(make_moderator())
+    stats: dict[str, float | int | None] = {"top_hits": 0, "top_misses": 0, "top_hit_ratio": None}
+    monkeypatch.setattr(ranking, "cache_stats", lambda: stats)
+
+    assert "<td>n/a</td>" in client.get("/staff/health/").content.decode()
+
+    stats.update(top_hits=87, top_misses=13, top_hit_ratio=0.87)
+    assert "<td>87.0% (87 hits, 13 misses)</td>" in client.get("/staff/health/").content.decode()
 
 
 def test_submits_per_minute_count_only_the_last_minute() -> None:

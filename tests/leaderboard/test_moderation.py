@@ -105,7 +105,7 @@ def test_restoring_a_player_keeps_who_reached_a_tied_total_first() -> None:
     assert standings() == [("first", 1, 30), ("second", 1, 30)]
 
 
-def test_a_hidden_players_sessions_are_recorded_but_not_ranked(client: Client) -> None:
+def test_a_hidden_players_sessions_are_recorded_but_not_ranked(api_client: Client) -> None:
     moderator = make_moderator()
     leader, cheater, other = make_player("leader"), make_player("cheater"), make_player("other")
     submit(leader, 100)
@@ -113,7 +113,7 @@ def test_a_hidden_players_sessions_are_recorded_but_not_ranked(client: Client) -
     submit(other, 50)
     services.hide_player(user_id=cheater.pk, moderator=moderator, reason="wallhack")
 
-    response = client.post(
+    response = api_client.post(
         "/api/leaderboard/submit", {"user_id": cheater.pk, "score": 70}, content_type="application/json"
     )
 
@@ -124,20 +124,20 @@ def test_a_hidden_players_sessions_are_recorded_but_not_ranked(client: Client) -
     assert (body["rank"], body["total_players"], body["percentile"]) == (2, 3, 33.33)
     assert GameSession.objects.filter(user=cheater).count() == 2
     assert standings() == [("leader", 1, 100), ("other", 2, 50)]
-    assert client.get(f"/api/leaderboard/rank/{cheater.pk}").status_code == 404
+    assert api_client.get(f"/api/leaderboard/rank/{cheater.pk}").status_code == 404
 
     services.restore_player(user_id=cheater.pk, moderator=moderator, reason="false positive")
 
     assert standings() == [("leader", 1, 100), ("cheater", 2, 75), ("other", 3, 50)]
 
 
-def test_the_lowest_hidden_player_gets_a_percentile_within_range(client: Client) -> None:
+def test_the_lowest_hidden_player_gets_a_percentile_within_range(api_client: Client) -> None:
     moderator = make_moderator()
     submit(make_player(), 100)
     cheater = make_player()
     services.hide_player(user_id=cheater.pk, moderator=moderator, reason="smurf")
 
-    response = client.post(
+    response = api_client.post(
         "/api/leaderboard/submit", {"user_id": cheater.pk, "score": 1}, content_type="application/json"
     )
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leaderboard", "0002_default_board"),
+        ("leaderboard", "0003_idempotent_request"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

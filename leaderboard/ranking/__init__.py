@@ -1,0 +1,116 @@
+"""Ranking: the rank index in Redis, its SQL fallback, and the cached top listing.
+
+This package owns the tie rules, the Redis keys and the rebuild; it is the only code that
+talks to Redis directly. Every answer is the same whichever path produced it: the Redis index
+when it is known to be complete, otherwise SQL (correct, slower).
+"""
+
+import logging
+import time
+
+from leaderboard.ranking import redis_index, sql
+from leaderboard.ranking.redis_index import IndexUnavailable
+from leaderboard.ranking.rules import (
+    LISTING_ORDER,
+    EntryState,
+    Placement,
+    Standing,
+    TopPlayers,
+    competition_ranks,
+    percentile,
+)
+
+__all__ = [
+    "LISTING_ORDER",
+    "EntryState",
+    "Placement",
+    "Standing",
+    "TopPlayers",
+    "competition_ranks",
+    "percentile",
+]
+
+log = logging.getLogger(__name__)
+
+
+def get_standing(*, board_id: int, user_id: int) -> Standing | None:
+    try:
+        indexed = redis_index.read_standing(board_id=board_id, user_id=user_id)
+    except IndexUnavailable:
+        return sql.get_standing(board_id=board_id, user_id=user_id)
+    if indexed is None:
+        # A first score committed an instant ago may not have reached the index yet.
+        return sql.get_standing(board_id=board_id, user_id=user_id)
+    return Standing(
+        user_id=user_id,
+        username=indexed.username,
+        total_score=indexed.total_score,
+        session_count=indexed.session_count,
+        rank=1 + indexed.players_above,
+        total_players=indexed.total_players,
+    )
+
+
+def get_placement(*, board_id: int, user_id: int, total_score: int) -> Placement:
+    """Where this player stands with this total, whether or not the total is committed yet."""
+    try:
+        above, players = redis_index.read_placement(
+            board_id=board_id, user_id=user_id, total_score=total_score
+        )
+    except IndexUnavailable:
+        return sql.get_placement(board_id=board_id, user_id=user_id, total_score=total_score)
+    return Placement(rank=1 + above, total_players=players)
+
+
+def get_top(*, board_id: int, limit: int) -> TopPlayers:
+    if limit > redis_index.TOP_CACHE_ROWS:
+        return sql.get_top(board_id=board_id, limit=limit)
+    try:
+        cached = redis_index.read_top(board_id=board_id)
+    except IndexUnavailable:
+        return sql.get_top(board_id=board_id, limit=limit)
+    rows = cached.rows
+    if rows is None:
+        rows = sql.list_top_rows(board_id=board_id, limit=redis_index.TOP_CACHE_ROWS)
+        redis_index.fill_top(board_id=board_id, generation=cached.generation, rows=rows)
+    return sql.ranked(rows[:limit], total_players=cached.total_players)
+
+
+def record_entries(states: list[EntryState]) -> None:
+    """Publish entry states a transaction committed (services call it via on_commit)."""
+    if redis_index.is_enabled():
+        redis_index.apply_changes(states)
+
+
+def on_entries_changed(*, user_ids: list[int]) -> None:
+    """Publish these players' current entries on every board, read back from the database."""
+    if not redis_index.is_enabled() or not user_ids:
+        return
+    from leaderboard.models import Board
+
+    board_ids = list(Board.objects.values_list("id", flat=True))
+    # A removal needs a version newer than the entry it removes; time in microseconds is.
+    removal_version = time.time_ns() // 1000
+    redis_index.apply_changes(
+        sql.list_entry_states(user_ids=user_ids, board_ids=board_ids, version=removal_version)
+    )
+
+
+def rank_source(*, board_id: int) -> str:
+    """Where ranks of this board come from right now: "redis" or "sql"."""
+    return "redis" if redis_index.is_enabled() and redis_index.is_ready(board_id) else "sql"
+
+
+def cache_stats() -> dict[str, float | int | None]:
+    """Top-listing cache hits and misses since the counters were last reset (all processes)."""
+    try:
+        counts = redis_index.cache_stats() if redis_index.is_enabled() else {}
+    except IndexUnavailable:
+        counts = {}
+    hits, misses = counts.get("top_hits", 0), counts.get("top_misses", 0)
+    lookups = hits + misses
+    return {
+        "top_hits": hits,
+        "top_misses": misses,
+        "top_hit_ratio": round(hits / lookups, 4) if lookups else None,
+    }
