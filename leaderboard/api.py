@@ -79,14 +79,14 @@ class SubmitScoreApi(APIView):
 def _submit(data: dict) -> tuple[int, dict]:  # type: ignore[type-arg]
     submitted = services.submit_score(**data)
     board = selectors.get_default_board_ref()
-    entry = submitted.entries.get(board.id)
-    if entry is None:
-        # A hidden player: the session is kept but ranks nowhere. The answer keeps its
-        # shape and reports the place their counted total would earn, without listing them.
+    if submitted.is_hidden:
+        # The session is kept but ranks nowhere. The answer keeps its shape and reports
+        # the place the player's counted total would earn, without listing them.
         unlisted = selectors.get_unlisted_standing(user_id=data["user_id"], board=board)
         total_score, session_count = unlisted.total_score, unlisted.session_count
         placement = unlisted.placement
     else:
+        entry = submitted.entries[board.id]
         total_score, session_count = entry.total_score, entry.session_count
         # Read after the score is written, so the player sees the rank their new total earns.
         placement = selectors.get_placement(user_id=data["user_id"], total_score=total_score, board=board)
