@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from leaderboard import selectors, serializers, services
 from leaderboard.api_schema import ERROR_HEADERS, error_responses
+from leaderboard.api_throttles import SubmitThrottle
 from leaderboard.errors import NotRanked, PlayerNotFound
 from users import services as user_services
 from users.models import User
@@ -30,6 +31,8 @@ USER_ID_PATH = OpenApiParameter(
 
 
 class SubmitScoreApi(APIView):
+    throttle_classes = [SubmitThrottle]
+
     @extend_schema(
         operation_id="submit_score",
         summary="Record one game session and return the player's new total and rank",

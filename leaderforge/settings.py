@@ -180,6 +180,12 @@ LEADERBOARD_TOP_CACHE_SECONDS = env_int("LEADERBOARD_TOP_CACHE_SECONDS", 60)
 IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600)
 # Writes always need an API key; reads need one only when this is off.
 LEADERBOARD_PUBLIC_READS = env_bool("LEADERBOARD_PUBLIC_READS", True)
+# Rate limits ("N/s", "N/m", "N/10s"...; "off" disables one), counted atomically in Redis.
+LEADERBOARD_SUBMIT_RATE_PER_PLAYER = os.environ.get("LEADERBOARD_SUBMIT_RATE_PER_PLAYER", "60/m")
+LEADERBOARD_SUBMIT_RATE_PER_API_KEY = os.environ.get("LEADERBOARD_SUBMIT_RATE_PER_API_KEY", "100000/m")
+LEADERBOARD_READ_RATE_PER_CLIENT = os.environ.get("LEADERBOARD_READ_RATE_PER_CLIENT", "1200/m")
+# How many proxies in front of the app append to X-Forwarded-For (0: use the socket's address).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
@@ -189,6 +195,9 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "leaderboard.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "leaderboard.api_schema.AutoSchema",
+    # 0, not None: with None DRF would trust a client-sent X-Forwarded-For.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
+    "DEFAULT_THROTTLE_CLASSES": ["leaderboard.api_throttles.PublicReadThrottle"],
 }
 
 SPECTACULAR_SETTINGS = {

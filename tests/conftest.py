@@ -10,6 +10,7 @@ from django.test import Client
 from leaderboard import selectors
 from leaderboard.ranking import redis_index
 from tests.factories import make_api_key, make_player
+from tests.redis_server import PrivateRedis, private_redis_fixture
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -29,12 +30,27 @@ def _fresh_caches(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
     """Every test starts with empty caches and index: nothing leaks between tests."""
     # A background rebuild would read the database outside the test's transaction.
     settings.RANK_INDEX_AUTO_REBUILD = False
+    # Limits are proven in tests/leaderboard/test_rate_limits.py; elsewhere they would only interfere.
+    settings.LEADERBOARD_SUBMIT_RATE_PER_PLAYER = "off"
+    settings.LEADERBOARD_SUBMIT_RATE_PER_API_KEY = "off"
+    settings.LEADERBOARD_READ_RATE_PER_CLIENT = "off"
     selectors.forget_boards()
     redis_index.reset_state()
     cache.clear()
     yield
     selectors.forget_boards()
     redis_index.reset_state()
+
+
+@pytest.fixture(autouse=True)
+def _default_board(request: pytest.FixtureRequest) -> None:
+    """The default board comes from a migration, which transactional tests flush away: put it back."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        return
+    transactional = marker.kwargs.get("transaction", bool(marker.args and marker.args[0]))
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    selectors.get_default_board()
 
 
 @pytest.fixture
@@ -63,3 +79,9 @@ def api_key_headers(api_key: str) -> dict[str, str]:
 def api_client(api_key_headers: dict[str, str]) -> Client:
     """A test client that sends a valid API key on every request."""
     return Client(headers=api_key_headers)
+
+
+@pytest.fixture
+def private_redis(settings) -> Iterator[PrivateRedis]:  # type: ignore[no-untyped-def]
+    """Point the app at a redis-server of its own that the test may kill and restart."""
+    yield from private_redis_fixture(settings)

@@ -7,7 +7,7 @@ Per board, under one hash tag so every key of a board lives in one Redis Cluster
   z:next, h:next, rebuilding   the index being rebuilt, and the flag that routes live writes to it too
   top, top:min, top:ids, top:gen   cached top rows, what would invalidate them, and a fill guard
 Each write carries the entry's version; Lua scripts apply it only if it is newer, so a late or
-repeated write can never put an older total back. Every call goes through one circuit breaker.
+repeated write can never put an older total back. Calls go through `redis_client` and its breaker.
 """
 
 import contextlib
@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import pybreaker
 from django.conf import settings
 from redis import Redis
 from redis.exceptions import RedisError
 
+from leaderboard import redis_client
 from leaderboard.ranking.rules import EntryState
 
 log = logging.getLogger(__name__)
@@ -181,55 +181,48 @@ def stats_key() -> str:
 
 
 def is_enabled() -> bool:
-    return bool(settings.REDIS_URL)
+    return redis_client.is_configured()
 
 
-_breaker = pybreaker.CircuitBreaker(
-    fail_max=2, reset_timeout=5, exclude=[lambda exc: not isinstance(exc, RedisError)], name="redis"
-)
 # Set when a write could not reach Redis: the index may now miss it, so it is rebuilt on recovery.
 _missed_writes = threading.Event()
-_scripts: dict[str, Any] = {}
 
 
 def breaker_is_open() -> bool:
-    return _breaker.current_state == pybreaker.STATE_OPEN
+    return redis_client.breaker_is_open()
 
 
 def close_breaker() -> None:
-    _breaker.close()
+    redis_client.close_breaker()
 
 
 def reset_state() -> None:
     """Forget outages and missed writes (a fresh process starts this way)."""
-    _breaker.close()
+    redis_client.close_breaker()
     _missed_writes.clear()
 
 
 def _client() -> Redis:
-    from django_redis import get_redis_connection
-
-    return get_redis_connection("default")
+    return redis_client.client()
 
 
 def _run(source: str, keys: list[str], args: list[Any], client: Any = None) -> Any:
-    """Run a Lua script by its hash (redis-py loads it on first use)."""
-    if source not in _scripts:
-        _scripts[source] = _client().register_script(source)
-    return _scripts[source](keys=keys, args=args, client=client or _client())
+    return redis_client.run_script(source, keys, args, pipe=client)
 
 
 def _call(operation: Callable[[], T]) -> T:
-    """Run a Redis operation behind the circuit breaker; any failure becomes IndexUnavailable."""
-    if not is_enabled():
-        raise IndexUnavailable("no Redis configured")
     try:
-        result = _breaker.call(operation)
-    except (RedisError, pybreaker.CircuitBreakerError) as exc:
+        return redis_client.call(operation)
+    except redis_client.RedisUnavailable as exc:
         raise IndexUnavailable(str(exc)) from exc
+
+
+def _after_redis_success() -> None:
     if _missed_writes.is_set():
         _recover_after_missed_writes()
-    return result
+
+
+redis_client.on_success(_after_redis_success)
 
 
 def _payload_args(states: Iterable[EntryState]) -> list[str]:

@@ -1,0 +1,56 @@
+"""DRF throttles backed by the atomic Redis limits in `rate_limits`."""
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+from leaderboard import rate_limits
+from leaderboard.rate_limits import Limit, Rate
+
+
+class _RedisThrottle(BaseThrottle):
+    def __init__(self) -> None:
+        self._wait: float | None = None
+
+    def limits(self, request: Request, view: Any) -> list[Limit]:
+        raise NotImplementedError
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        self._wait = rate_limits.hit(self.limits(request, view))
+        return self._wait is None
+
+    def wait(self) -> float | None:
+        return self._wait
+
+
+def _limit(name: str, setting: str) -> list[Limit]:
+    rate = Rate.parse(getattr(settings, setting))
+    return [Limit(name=name, rate=rate)] if rate else []
+
+
+class SubmitThrottle(_RedisThrottle):
+    """Per player and per API key: one game server cannot flood the board, nor one player."""
+
+    def limits(self, request: Request, view: Any) -> list[Limit]:
+        limits = []
+        user_id = request.data.get("user_id") if isinstance(request.data, dict) else None
+        if isinstance(user_id, int) and not isinstance(user_id, bool):
+            limits += _limit(f"player:{user_id}", "LEADERBOARD_SUBMIT_RATE_PER_PLAYER")
+        if request.auth is not None:
+            limits += _limit(f"key:{request.auth.pk}", "LEADERBOARD_SUBMIT_RATE_PER_API_KEY")
+        return limits
+
+
+class PublicReadThrottle(_RedisThrottle):
+    """Per client address for reads without an API key.
+
+    The address is REMOTE_ADDR, or with REST_FRAMEWORK["NUM_PROXIES"] set, the entry that many
+    hops from the right of X-Forwarded-For: the one our own proxy wrote, which a client cannot forge.
+    """
+
+    def limits(self, request: Request, view: Any) -> list[Limit]:
+        if request.auth is not None:
+            return []
+        return _limit(f"ip:{self.get_ident(request)}", "LEADERBOARD_READ_RATE_PER_CLIENT")

@@ -1,0 +1,78 @@
+"""Fixed-window rate limits counted atomically in Redis.
+
+Every limit a request must pass is checked and counted in one Lua call: either all of them have
+room and all are counted, or none is counted and the caller learns how long to wait. While Redis
+is away the limits are open: scores are the product, and losing a legitimate one is worse than
+letting a burst through for a few seconds (see docs/decisions/0003-rate-limits.md).
+"""
+
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from leaderboard import redis_client
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+# KEYS: counters   ARGV: limit and window (ms) for each counter, in order
+# -> {1} when counted, or {0, index of the full counter, milliseconds until it empties}
+_HIT = """
+local n = #KEYS
+for i = 1, n do
+  local used = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if used >= tonumber(ARGV[i]) then
+    local ttl = redis.call('PTTL', KEYS[i])
+    if ttl < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[n + i]); ttl = tonumber(ARGV[n + i]) end
+    return {0, i, ttl}
+  end
+end
+for i = 1, n do
+  if redis.call('INCR', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[n + i]) end
+end
+return {1}
+"""
+
+
+@dataclass(frozen=True)
+class Rate:
+    count: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Rate | None":
+        """ "60/m", "5/10s", "1000/h"; empty or "off" means no limit."""
+        if text.strip().lower() in ("", "off", "none"):
+            return None
+        match = _RATE.match(text)
+        if not match:
+            raise ValueError(f"Not a rate: {text!r} (expected e.g. '60/m' or '5/10s')")
+        count, multiple, unit = match.groups()
+        return cls(count=int(count), seconds=int(multiple or 1) * _UNIT_SECONDS[unit])
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str  # what is limited, e.g. "player:42"
+    rate: Rate
+
+
+def _key(limit: Limit) -> str:
+    # One hash tag for all counters: a request's counters are checked in one script, also on Cluster.
+    return f"{{{settings.RANK_INDEX_KEY_PREFIX}:rl}}:{limit.name}:{limit.rate.count}/{limit.rate.seconds}"
+
+
+def hit(limits: list[Limit]) -> float | None:
+    """Count one request against every limit; None if allowed, else seconds to wait."""
+    if not limits or not redis_client.is_configured():
+        return None
+    keys = [_key(limit) for limit in limits]
+    args = [limit.rate.count for limit in limits] + [limit.rate.seconds * 1000 for limit in limits]
+    try:
+        result = redis_client.call(lambda: redis_client.run_script(_HIT, keys, args))
+    except redis_client.RedisUnavailable:
+        return None  # open while Redis is away
+    if int(result[0]):
+        return None
+    return max(int(result[2]), 1) / 1000

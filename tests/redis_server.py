@@ -1,0 +1,72 @@
+"""A private redis-server for tests that stop and start Redis (never the shared one)."""
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+
+
+class PrivateRedis:
+    def __init__(self) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("private redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+def private_redis_fixture(settings) -> Iterator[PrivateRedis]:  # type: ignore[no-untyped-def]
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed")
+    server = PrivateRedis()
+    server.start()
+    settings.REDIS_URL = server.url
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "LOCATION": server.url,
+            "OPTIONS": {
+                **settings.CACHES["default"]["OPTIONS"],
+                "SOCKET_TIMEOUT": 0.2,
+                "SOCKET_CONNECT_TIMEOUT": 0.2,
+            },
+        }
+    }
+    yield server
+    server.stop()
