@@ -19,6 +19,15 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class DigitsIntegerField(serializers.IntegerField):
+    """An integer written in digits, as URLs carry it: "10" yes; "10.0", "1e1" and " 10" no."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if not (isinstance(data, str) and data.isascii() and data.isdigit()):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class StrictSlugField(serializers.SlugField):
     """A JSON string only: numbers are not silently turned into slugs."""
 
@@ -70,7 +79,7 @@ class SubmitScoreOutput(serializers.Serializer):
 
 
 class TopPlayersInput(serializers.Serializer):
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=10, help_text="How many players.")
+    limit = DigitsIntegerField(min_value=1, max_value=100, default=10, help_text="How many players.")
 
 
 class TopPlayerOutput(serializers.Serializer):
@@ -87,7 +96,7 @@ class TopPlayersOutput(serializers.Serializer):
 
 
 class UserIdInput(serializers.Serializer):
-    user_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    user_id = DigitsIntegerField(min_value=1, max_value=MAX_ID)
 
 
 class PlayerRankOutput(serializers.Serializer):

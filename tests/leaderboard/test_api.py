@@ -155,7 +155,7 @@ def test_top_on_an_empty_board(client: Client) -> None:
     assert client.get("/api/leaderboard/top").json() == {"top_players": [], "total_players": 0}
 
 
-@pytest.mark.parametrize("limit", ["0", "101", "-1", "ten", "1.5"])
+@pytest.mark.parametrize("limit", ["0", "101", "-1", "ten", "1.5", "10.0", "1e1", "+5", " 5"])
 def test_top_rejects_a_bad_limit(client: Client, limit: str) -> None:
     assert_error(client.get(f"/api/leaderboard/top?limit={limit}"), 400, "invalid")
 
