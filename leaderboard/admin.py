@@ -25,14 +25,14 @@ class FastChangelist(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(GameSession)
 class GameSessionAdmin(FastChangelist):
-    list_display = ("id", "user", "score", "game_mode", "played_at", "is_void")
-    list_filter = ("is_void", ("played_at", admin.DateFieldListFilter))
+    list_display = ("id", "user", "score", "game_mode", "played_at", "is_void", "is_flagged", "flag_reason")
+    list_filter = ("is_void", "is_flagged", ("played_at", admin.DateFieldListFilter))
     search_fields = ("user__username__startswith",)
     search_help_text = "Sessions of players whose username starts with..."
     list_select_related = ("user",)
     raw_id_fields = ("user",)
     ordering = ("-id",)  # the primary key index; played_at order would need a sort
-    readonly_fields = ("user", "score", "game_mode", "played_at", "is_void")
+    readonly_fields = ("user", "score", "game_mode", "played_at", "is_void", "is_flagged", "flag_reason")
     actions = ("void_sessions", "restore_sessions")
 
     def has_add_permission(self, request: HttpRequest) -> bool:

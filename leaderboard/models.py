@@ -36,6 +36,9 @@ class GameSession(models.Model):
     game_mode = models.SlugField(max_length=32, default="solo")
     played_at = models.DateTimeField(default=timezone.now)
     is_void = models.BooleanField(default=False)
+    # Possible but improbable scores are counted and flagged for a moderator to review.
+    is_flagged = models.BooleanField(default=False)
+    flag_reason = models.CharField(max_length=200, blank=True, default="")
 
     objects = GameSessionQuerySet.as_manager()
 
@@ -47,6 +50,7 @@ class GameSession(models.Model):
             models.Index(fields=["played_at"], name="session_played_at"),
             # Voided sessions are few: moderators list them without scanning the history.
             models.Index(fields=["-id"], condition=Q(is_void=True), name="session_void"),
+            models.Index(fields=["-id"], condition=Q(is_flagged=True), name="session_flagged"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(score__gte=0), name="session_score_not_negative"),
@@ -54,6 +58,22 @@ class GameSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.score} ({self.game_mode})"
+
+
+class ScoreBaseline(models.Model):
+    """What scores of a game mode usually look like; refreshed by `refresh_score_baselines`."""
+
+    game_mode = models.SlugField(max_length=32, unique=True)
+    # The 99th percentile of counted session scores in this mode.
+    p99_score = models.BigIntegerField()
+    sample_size = models.BigIntegerField()
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "score_baseline"
+
+    def __str__(self) -> str:
+        return f"{self.game_mode}: p99 {self.p99_score} of {self.sample_size}"
 
 
 class LeaderboardEntry(models.Model):

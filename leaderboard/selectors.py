@@ -2,8 +2,10 @@
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Generic, TypeVar
 
 from django.conf import settings
 from django.db import connection, models
@@ -12,10 +14,30 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from leaderboard import ranking
-from leaderboard.models import Board, GameSession
+from leaderboard.models import Board, GameSession, ScoreBaseline
+from leaderboard.plausibility import Baseline
 from users.models import User
 
-BOARD_CACHE_SECONDS = 10.0
+# Boards and score baselines change rarely; each process re-reads them this often.
+RARELY_CHANGING_SECONDS = 10.0
+T = TypeVar("T")
+
+
+class _Remembered(Generic[T]):
+    """A value loaded from the database at most every RARELY_CHANGING_SECONDS per process."""
+
+    def __init__(self, load: Callable[[], T]) -> None:
+        self._load = load
+        self._value: tuple[float, T] | None = None
+
+    def get(self) -> T:
+        now = time.monotonic()
+        if self._value is None or self._value[0] < now:
+            self._value = (now + RARELY_CHANGING_SECONDS, self._load())
+        return self._value[1]
+
+    def forget(self) -> None:
+        self._value = None
 
 
 @dataclass(frozen=True)
@@ -26,29 +48,39 @@ class BoardRef:
     name: str = ""
 
 
-_active_boards: tuple[float, list[BoardRef]] | None = None
+def _load_active_boards() -> list[BoardRef]:
+    get_default_board()  # the default board always exists
+    return [
+        BoardRef(id=b.id, slug=b.slug, game_mode=b.game_mode, name=b.name)
+        for b in Board.objects.filter(Q(is_active=True) | Q(slug=settings.LEADERBOARD_DEFAULT_BOARD)).only(
+            "id", "slug", "game_mode", "name"
+        )
+    ]
+
+
+def _load_score_baselines() -> dict[str, Baseline]:
+    return {
+        b.game_mode: Baseline(p99_score=b.p99_score, sample_size=b.sample_size)
+        for b in ScoreBaseline.objects.all()
+    }
+
+
+_active_boards = _Remembered(_load_active_boards)
+_score_baselines = _Remembered(_load_score_baselines)
 
 
 def list_active_boards() -> list[BoardRef]:
-    """Active boards, remembered in-process for a few seconds (they change rarely)."""
-    global _active_boards
-    now = time.monotonic()
-    if _active_boards is None or _active_boards[0] < now:
-        get_default_board()  # the default board always exists
-        boards = [
-            BoardRef(id=b.id, slug=b.slug, game_mode=b.game_mode, name=b.name)
-            for b in Board.objects.filter(
-                Q(is_active=True) | Q(slug=settings.LEADERBOARD_DEFAULT_BOARD)
-            ).only("id", "slug", "game_mode", "name")
-        ]
-        _active_boards = (now + BOARD_CACHE_SECONDS, boards)
-    return _active_boards[1]
+    return _active_boards.get()
 
 
-def forget_boards() -> None:
-    """Drop the in-process board list (after boards change, and between tests)."""
-    global _active_boards
-    _active_boards = None
+def get_score_baseline(*, game_mode: str) -> Baseline | None:
+    return _score_baselines.get().get(game_mode)
+
+
+def forget_rarely_changing() -> None:
+    """Re-read boards and baselines on next use (after they change, and between tests)."""
+    _active_boards.forget()
+    _score_baselines.forget()
 
 
 def list_boards_for_mode(*, game_mode: str) -> list[BoardRef]:

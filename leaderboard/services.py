@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,12 +11,13 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 from rest_framework_api_key.models import APIKey
 
-from leaderboard import ranking, selectors
+from leaderboard import plausibility, ranking, selectors
 from leaderboard.errors import IdempotencyKeyBusy, IdempotencyKeyReused, ModerationError, PlayerNotFound
-from leaderboard.models import GameSession, IdempotentRequest, LeaderboardEntry, ModerationLog
+from leaderboard.models import GameSession, IdempotentRequest, LeaderboardEntry, ModerationLog, ScoreBaseline
 from users.models import User
 
 
@@ -70,14 +72,33 @@ def submit_score(*, user_id: int, score: int, game_mode: str) -> SubmittedScore:
     """
     player = _lock_player(user_id=user_id)
     now = timezone.now()
-    session = GameSession.objects.create(user_id=user_id, score=score, game_mode=game_mode, played_at=now)
     username = player.username
+    entries = {}
+    if not player.is_hidden:
+        entries = {
+            board.id: _add_to_entry(
+                board_id=board.id, user_id=user_id, username=username, score=score, at=now
+            )
+            for board in selectors.list_boards_for_mode(game_mode=game_mode)
+        }
+    history = entries.get(selectors.get_default_board_ref().id)
+    reason = plausibility.flag_reason(
+        score=score,
+        game_mode=game_mode,
+        baseline=selectors.get_score_baseline(game_mode=game_mode),
+        previous_total=history.total_score - score if history else 0,
+        previous_count=history.session_count - 1 if history else 0,
+    )
+    session = GameSession.objects.create(
+        user_id=user_id,
+        score=score,
+        game_mode=game_mode,
+        played_at=now,
+        is_flagged=bool(reason),
+        flag_reason=reason,
+    )
     if player.is_hidden:
         return SubmittedScore(session=session, username=username, entries={}, is_hidden=True)
-    entries = {
-        board.id: _add_to_entry(board_id=board.id, user_id=user_id, username=username, score=score, at=now)
-        for board in selectors.list_boards_for_mode(game_mode=game_mode)
-    }
     states = [
         ranking.EntryState(
             board_id=e.board_id,
@@ -376,3 +397,20 @@ def purge_idempotency_keys() -> int:
     """Delete idempotency keys older than IDEMPOTENCY_KEY_TTL_SECONDS; return how many."""
     deleted, _ = IdempotentRequest.objects.filter(created_at__lt=_idempotency_cutoff()).delete()
     return deleted
+
+
+@transaction.atomic
+def refresh_score_baselines() -> list[ScoreBaseline]:
+    """Recompute each game mode's 99th-percentile score from its counted sessions."""
+    counted = GameSession.objects.counted()
+    baselines = []
+    for game_mode, sample_size in counted.values_list("game_mode").annotate(n=Count("id")).order_by():
+        # percentile_disc(0.99): the smallest score with at least 99% of scores at or below it.
+        position = max(math.ceil(0.99 * sample_size) - 1, 0)
+        p99 = counted.filter(game_mode=game_mode).order_by("score").values_list("score", flat=True)[position]
+        baseline, _ = ScoreBaseline.objects.update_or_create(
+            game_mode=game_mode,
+            defaults={"p99_score": p99, "sample_size": sample_size, "computed_at": timezone.now()},
+        )
+        baselines.append(baseline)
+    return baselines

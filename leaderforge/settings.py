@@ -172,6 +172,13 @@ RANK_INDEX_REBUILD_TIMEOUT = env_int("RANK_INDEX_REBUILD_TIMEOUT", 900)
 # --- Leaderboard rules --------------------------------------------------------
 LEADERBOARD_MAX_SCORE_PER_SESSION = env_int("LEADERBOARD_MAX_SCORE_PER_SESSION", 1_000_000)
 LEADERBOARD_DEFAULT_BOARD = "global"
+# Plausibility: a score is flagged for review (still counted) when it is over MODE_FACTOR times the
+# game mode's 99th percentile (once MIN_SAMPLE sessions back that figure), or over PLAYER_FACTOR times
+# the player's own average (once they have PLAYER_MIN_SESSIONS sessions).
+LEADERBOARD_FLAG_MODE_FACTOR = env_float("LEADERBOARD_FLAG_MODE_FACTOR", 3.0)
+LEADERBOARD_FLAG_MIN_SAMPLE = env_int("LEADERBOARD_FLAG_MIN_SAMPLE", 1000)
+LEADERBOARD_FLAG_PLAYER_FACTOR = env_float("LEADERBOARD_FLAG_PLAYER_FACTOR", 10.0)
+LEADERBOARD_FLAG_PLAYER_MIN_SESSIONS = env_int("LEADERBOARD_FLAG_PLAYER_MIN_SESSIONS", 10)
 # How long a cached top-N listing may be served before it is recomputed.
 LEADERBOARD_TOP_CACHE_SECONDS = env_int("LEADERBOARD_TOP_CACHE_SECONDS", 60)
 

@@ -34,11 +34,11 @@ def _fresh_caches(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
     settings.LEADERBOARD_SUBMIT_RATE_PER_PLAYER = "off"
     settings.LEADERBOARD_SUBMIT_RATE_PER_API_KEY = "off"
     settings.LEADERBOARD_READ_RATE_PER_CLIENT = "off"
-    selectors.forget_boards()
+    selectors.forget_rarely_changing()
     redis_index.reset_state()
     cache.clear()
     yield
-    selectors.forget_boards()
+    selectors.forget_rarely_changing()
     redis_index.reset_state()
 
 

@@ -60,7 +60,7 @@ def test_voiding_a_players_only_session_removes_them_until_restored() -> None:
 def test_voiding_recounts_every_board_the_session_counted_on() -> None:
     moderator = make_moderator()
     team_board = Board.objects.create(slug="team", name="Team", game_mode="team")
-    selectors.forget_boards()
+    selectors.forget_rarely_changing()
     player = make_player()
     submit(player, 10, game_mode="solo")
     team_game = submit(player, 40, game_mode="team").session

@@ -91,7 +91,7 @@ def test_game_mode_boards_count_only_their_mode() -> None:
     from leaderboard.models import Board
 
     team_board = Board.objects.create(slug="team", name="Team", game_mode="team")
-    selectors.forget_boards()
+    selectors.forget_rarely_changing()
     player = make_player()
     submit(player, 10, game_mode="solo")
     submit(player, 30, game_mode="team")
