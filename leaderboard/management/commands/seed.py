@@ -337,6 +337,11 @@ def _copy(
 
 def _refresh_derived_ranking() -> None:
     """Every cached listing and rank is stale now; rebuild the rank index when the project has one."""
-    cache.clear()
+    # Only this cache's own keys: other data may share the Redis database.
+    delete_pattern = getattr(cache, "delete_pattern", None)
+    if delete_pattern is not None:
+        delete_pattern("*")
+    else:
+        cache.clear()
     if "rebuild_rank_index" in get_commands():
         call_command("rebuild_rank_index")
