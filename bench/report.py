@@ -24,6 +24,10 @@ class ScenarioResult:
     pg_connections_max: int | None = None
     pg_active_max: int | None = None
     cache_hit_ratio: float | None = None
+    # CPU time per request of gunicorn (master and workers) and of the app's PostgreSQL backends:
+    # unlike req/s, hardly moved by other load on the machine.
+    app_cpu_ms: float | None = None
+    db_cpu_ms: float | None = None
     label: str = ""
 
     @property
@@ -80,7 +84,18 @@ def set_ceiling_ratios(results: Iterable[ScenarioResult], ceiling: ScenarioResul
         result.ceiling_ratio = result.rps / ceiling.rps if ceiling.rps else None
 
 
-COLUMNS = ("scenario", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "x ceiling", "pg conns", "cache hits")
+COLUMNS = (
+    "scenario",
+    "req/s",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "errors",
+    "x ceiling",
+    "pg conns",
+    "cache hits",
+    "cpu ms/req app+db",
+)
 
 
 def _row(result: ScenarioResult) -> tuple[str, ...]:
@@ -94,7 +109,15 @@ def _row(result: ScenarioResult) -> tuple[str, ...]:
         "n/a" if result.ceiling_ratio is None else f"{result.ceiling_ratio:.2f}",
         "n/a" if result.pg_connections_max is None else str(result.pg_connections_max),
         "n/a" if result.cache_hit_ratio is None else f"{100 * result.cache_hit_ratio:.1f}%",
+        _cpu(result),
     )
+
+
+def _cpu(result: ScenarioResult) -> str:
+    if result.app_cpu_ms is None:
+        return "n/a"
+    db = "n/a" if result.db_cpu_ms is None else f"{result.db_cpu_ms:.2f}"
+    return f"{result.app_cpu_ms:.2f}+{db}"
 
 
 def format_table(results: Iterable[ScenarioResult]) -> str:

@@ -72,17 +72,31 @@ def test_hit_ratio_comes_from_counter_deltas_and_is_absent_without_counters() ->
 
 
 def test_tables_print_unknown_figures_as_n_a() -> None:
-    rows = [result("health", 2000, ceiling_ratio=1.0, pg_connections_max=0), result("top", 1650.4)]
+    rows = [
+        result("health", 2000, ceiling_ratio=1.0, pg_connections_max=0, app_cpu_ms=1.5, db_cpu_ms=0.25),
+        result("top", 1650.4),
+    ]
 
     text = format_table(rows)
     markdown = markdown_table(rows)
 
     assert text.splitlines()[0].split() == [
         "scenario", "req/s", "p50", "ms", "p95", "ms", "p99", "ms", "errors", "x", "ceiling", "pg", "conns",
-        "cache", "hits",
+        "cache", "hits", "cpu", "ms/req", "app+db",
     ]  # fmt: skip
-    assert text.splitlines()[3].split() == ["top", "1,650", "1.0", "2.0", "3.0", "0", "n/a", "n/a", "n/a"]
-    assert markdown.splitlines()[2] == "| health | 2,000 | 1.0 | 2.0 | 3.0 | 0 | 1.00 | 0 | n/a |"
+    assert text.splitlines()[3].split() == [
+        "top",
+        "1,650",
+        "1.0",
+        "2.0",
+        "3.0",
+        "0",
+        "n/a",
+        "n/a",
+        "n/a",
+        "n/a",
+    ]
+    assert markdown.splitlines()[2] == "| health | 2,000 | 1.0 | 2.0 | 3.0 | 0 | 1.00 | 0 | n/a | 1.50+0.25 |"
 
 
 def test_marked_section_is_replaced_and_the_rest_kept() -> None:
