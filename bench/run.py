@@ -685,6 +685,7 @@ def run_compare(
 
 
 def write_docs(section: str, content: str) -> None:
+    PERFORMANCE_DOC.parent.mkdir(parents=True, exist_ok=True)
     text = PERFORMANCE_DOC.read_text() if PERFORMANCE_DOC.exists() else "# Performance\n"
     PERFORMANCE_DOC.write_text(replace_marked_section(text, section, content))
     log(f"updated the {section} section of {PERFORMANCE_DOC.relative_to(ROOT)}")
