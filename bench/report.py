@@ -106,11 +106,17 @@ def _row(result: ScenarioResult) -> tuple[str, ...]:
         f"{result.p95_ms:.1f}",
         f"{result.p99_ms:.1f}",
         str(result.errors),
-        "n/a" if result.ceiling_ratio is None else f"{result.ceiling_ratio:.2f}",
+        _ratio(result.ceiling_ratio),
         "n/a" if result.pg_connections_max is None else str(result.pg_connections_max),
         "n/a" if result.cache_hit_ratio is None else f"{100 * result.cache_hit_ratio:.1f}%",
         _cpu(result),
     )
+
+
+def _ratio(ratio: float | None) -> str:
+    if ratio is None:
+        return "n/a"
+    return f"{ratio:.2f}" if ratio >= 0.1 else f"{ratio:.3f}"
 
 
 def _cpu(result: ScenarioResult) -> str:

@@ -75,6 +75,7 @@ def test_tables_print_unknown_figures_as_n_a() -> None:
     rows = [
         result("health", 2000, ceiling_ratio=1.0, pg_connections_max=0, app_cpu_ms=1.5, db_cpu_ms=0.25),
         result("top", 1650.4),
+        result("rank", 12, ceiling_ratio=0.006),
     ]
 
     text = format_table(rows)
@@ -96,6 +97,7 @@ def test_tables_print_unknown_figures_as_n_a() -> None:
         "n/a",
         "n/a",
     ]
+    assert text.splitlines()[4].split()[6] == "0.006"
     assert markdown.splitlines()[2] == "| health | 2,000 | 1.0 | 2.0 | 3.0 | 0 | 1.00 | 0 | n/a | 1.50+0.25 |"
 
 
