@@ -17,6 +17,13 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = _int("GUNICORN_WORKERS", 3)
 # Only the gthread worker uses threads; a sync worker serves one request at a time.
 threads = _int("GUNICORN_THREADS", 4)
+# Django's psycopg pool for the processes gunicorn serves, one connection per thread at most, so no
+# thread ever waits for one (docs/PERFORMANCE.md has the figures). DATABASE_POOL=false restores
+# persistent per-thread connections; tests and `manage.py` commands keep the settings' default.
+_pool_size = threads if worker_class == "gthread" else 1
+os.environ.setdefault("DATABASE_POOL", "true")
+os.environ.setdefault("DATABASE_POOL_MIN_SIZE", str(min(2, _pool_size)))
+os.environ.setdefault("DATABASE_POOL_MAX_SIZE", str(_pool_size))
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 20)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)

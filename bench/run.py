@@ -398,6 +398,7 @@ def serving_settings(env: Mapping[str, str]) -> dict[str, Any]:
         os.environ.clear()
         os.environ.update(env)
         conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+        env = dict(os.environ)  # with the defaults the config file sets for the app
     finally:
         os.environ.clear()
         os.environ.update(saved)
