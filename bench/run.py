@@ -772,8 +772,8 @@ def main(argv: list[str] | None = None) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     secret_key = secrets.token_urlsafe(40)
     children = Children()
-    signal.signal(signal.SIGTERM, _raise_interrupted)
-    signal.signal(signal.SIGHUP, _raise_interrupted)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_interrupted)
     began = time.monotonic()
     try:
         if args.compare:
@@ -794,7 +794,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(submit_check_line(outcome["submit_check"]))
             if outcome["scaling"]:
                 print(scaling_line(outcome["scaling"]))
-    except (KeyboardInterrupt, Interrupted):
+    except Interrupted:
         log("interrupted; stopping what the bench started")
         return 130
     finally:
