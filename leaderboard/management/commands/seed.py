@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -358,5 +359,6 @@ def _refresh_derived_ranking() -> None:
         delete_pattern("*")
     else:
         cache.clear()
-    if "rebuild_rank_index" in get_commands():
+    # The rank index lives in Redis: without REDIS_URL ranks come from SQL and there is none to rebuild.
+    if settings.REDIS_URL and "rebuild_rank_index" in get_commands():
         call_command("rebuild_rank_index")
