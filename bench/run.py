@@ -333,6 +333,8 @@ class Target:
         # limiter still runs, so its cost is measured) unless the caller set them. Per-player limits stay.
         for name in BENCH_RATE_LIMITS:
             env.setdefault(name, BENCH_RATE_LIMIT)
+        # Production sits behind a TLS proxy; wrk sends its X-Forwarded-Proto, so HTTPS rules apply as there.
+        env.setdefault("BEHIND_TLS_PROXY", "true")
         env.update(extra or {})
         return env
 
@@ -719,7 +721,12 @@ def summarise_scenarios(outcome: dict[str, Any], started: str) -> str:
 
 
 def submit_check_line(check: Mapping[str, Any]) -> str:
-    verdict = "OK, no point lost or counted twice" if check["ok"] else "MISMATCH"
+    if not check["sessions"]:
+        verdict = "NOTHING TO CHECK, no submit succeeded"
+    elif check["ok"]:
+        verdict = "OK, no point lost or counted twice"
+    else:
+        verdict = "MISMATCH"
     return (
         f"Submit check: {check['sessions']:,} sessions created during the run with {check['points']:,} "
         f"points; the global board's totals grew by {check['board_growth']:,}: {verdict}."

@@ -4,6 +4,9 @@
 
 local threads = {}
 
+-- As a TLS-terminating proxy in front of the app would say (the app runs with BEHIND_TLS_PROXY=true).
+wrk.headers["X-Forwarded-Proto"] = "https"
+
 function setup(thread)
   table.insert(threads, thread)
   thread:set("thread_number", #threads)
@@ -41,7 +44,11 @@ function top_request()
 end
 
 function submit_request()
+  -- wrk.format uses either its headers argument or wrk.headers: start from the latter.
   local headers = { ["Content-Type"] = "application/json" }
+  for name, value in pairs(wrk.headers) do
+    headers[name] = value
+  end
   if api_key ~= "" then
     headers["Authorization"] = "Api-Key " .. api_key
   end
