@@ -10,7 +10,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/leaderforge
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-postgres test-embedded check format bench services browser-deps clean
+.PHONY: help run test test-postgres test-embedded check format bench bench-compare bench-deps services browser-deps clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ run: $(VENV)/.runtime  ## Serve LeaderForge on http://127.0.0.1:$(PORT) with dem
 services:  ## Make sure PostgreSQL and Redis answer (start them if installed here)
 	@bin/ensure-services
 
+bench-deps:  ## Install wrk, the load generator of make bench
+	@bin/ensure-wrk
+
 browser-deps:  ## Install Debian's Chromium for the browser tests
 	@bin/ensure-chromium
 
@@ -52,6 +55,13 @@ check: $(VENV)/.dev  ## Lint, format check and type check
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/hadolint Dockerfile
+
+# BENCH_DATABASE_URL / BENCH_REDIS_URL choose the servers; BENCH_ARGS passes options (python -m bench.run -h).
+bench: $(VENV)/.runtime services bench-deps  ## Load-test gunicorn + PostgreSQL + Redis at 1M players (seeds once)
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+bench-compare: $(VENV)/.runtime services bench-deps  ## Compare gunicorn workers/threads and pooled vs persistent DB connections
+	$(PY) -m bench.run --compare $(BENCH_ARGS)
 
 format: $(VENV)/.dev  ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -135,6 +135,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Cap every statement so a runaway query cannot hold a worker forever.
     statement_timeout_ms = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 10_000)
     DATABASES["default"]["OPTIONS"]["options"] = f"-c statement_timeout={statement_timeout_ms}"
+    # Request queries are short: parallel workers would only multiply PostgreSQL processes under
+    # concurrent load (same throughput, more connections in docs/PERFORMANCE.md). Raise it for batch jobs.
+    parallel_workers = env_int("DATABASE_PARALLEL_WORKERS", 0)
+    DATABASES["default"]["OPTIONS"]["options"] += f" -c max_parallel_workers_per_gather={parallel_workers}"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"

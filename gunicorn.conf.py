@@ -1,0 +1,40 @@
+"""Gunicorn settings for LeaderForge, read from the environment.
+
+The defaults are the serving choices measured by `make bench-compare` (see docs/PERFORMANCE.md).
+Start with: gunicorn -c gunicorn.conf.py leaderforge.wsgi:application
+"""
+
+import os
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.strip() else default
+
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+workers = _int("GUNICORN_WORKERS", 3)
+# Only the gthread worker uses threads; a sync worker serves one request at a time.
+threads = _int("GUNICORN_THREADS", 4)
+# Django's psycopg pool for the processes gunicorn serves, one connection per thread at most, so no
+# thread ever waits for one (docs/PERFORMANCE.md has the figures). DATABASE_POOL=false restores
+# persistent per-thread connections; tests and `manage.py` commands keep the settings' default.
+_pool_size = threads if worker_class == "gthread" else 1
+os.environ.setdefault("DATABASE_POOL", "true")
+os.environ.setdefault("DATABASE_POOL_MIN_SIZE", str(min(2, _pool_size)))
+os.environ.setdefault("DATABASE_POOL_MAX_SIZE", str(_pool_size))
+timeout = _int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 20)
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+# Recycle workers now and then so a slow leak cannot grow forever; jitter avoids restarting all at once.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 10_000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", max_requests // 10)
+backlog = _int("GUNICORN_BACKLOG", 2048)
+
+# Access log off unless asked for ("-" for stdout): at 1000+ requests/s it costs throughput.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# Behind a load balancer or proxy on the same host; widen when it runs elsewhere.
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
