@@ -37,8 +37,8 @@ class GameSession(models.Model):
     played_at = models.DateTimeField(default=timezone.now)
     is_void = models.BooleanField(default=False)
     # Possible but improbable scores are counted and flagged for a moderator to review.
-    is_flagged = models.BooleanField(default=False)
-    flag_reason = models.CharField(max_length=200, blank=True, default="")
+    is_flagged = models.BooleanField(default=False, db_default=False)
+    flag_reason = models.CharField(max_length=200, blank=True, default="", db_default="")
 
     objects = GameSessionQuerySet.as_manager()
 

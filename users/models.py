@@ -6,7 +6,7 @@ from django.db import models
 
 class User(AbstractUser):
     # A hidden player (a cheater) keeps their sessions but has no leaderboard entries.
-    is_hidden = models.BooleanField(default=False)
+    is_hidden = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         db_table = "users"

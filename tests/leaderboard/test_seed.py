@@ -67,7 +67,7 @@ def test_seeded_sessions_follow_the_documented_distribution() -> None:
 
 def test_entries_equal_the_sums_of_the_sessions_on_every_active_board() -> None:
     team = Board.objects.create(slug="team", name="Team games", game_mode="team")
-    selectors.forget_boards()
+    selectors.forget_rarely_changing()
 
     seed("--users", "200", "--sessions", "1000")
 

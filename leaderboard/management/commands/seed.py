@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.management import call_command, get_commands
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from tqdm import tqdm
@@ -99,6 +99,8 @@ class Command(BaseCommand):
                 cursor.execute("RESET statement_timeout")
         with self.phase("rank index"):
             _refresh_derived_ranking()
+        with self.phase("score baselines"):
+            services.refresh_score_baselines()
 
         total = time.monotonic() - started
         summary = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in self.timings)
@@ -179,7 +181,7 @@ class Command(BaseCommand):
         self._build_entries()
 
     def _build_entries(self) -> None:
-        selectors.forget_boards()
+        selectors.forget_rarely_changing()
         boards = selectors.list_active_boards()
         with self.phase("entries"), self.bar("entries", len(boards), unit="boards") as bar:
             for board in boards:
@@ -360,5 +362,5 @@ def _refresh_derived_ranking() -> None:
     else:
         cache.clear()
     # The rank index lives in Redis: without REDIS_URL ranks come from SQL and there is none to rebuild.
-    if settings.REDIS_URL and "rebuild_rank_index" in get_commands():
+    if settings.REDIS_URL:
         call_command("rebuild_rank_index")
