@@ -86,11 +86,12 @@ return 1
 )
 
 # KEYS: z h z:next h:next ready rebuilding top top:min top:ids top:gen   ARGV: ready-value
+# The old keys are UNLINKed first: freeing a million members happens in the background, where a
+# RENAME over them would free them inline and stall Redis for every client.
 SWAP_IN = """
-if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('RENAME', KEYS[3], KEYS[1])
-else redis.call('DEL', KEYS[1]) end
-if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('RENAME', KEYS[4], KEYS[2])
-else redis.call('DEL', KEYS[2]) end
+redis.call('UNLINK', KEYS[1], KEYS[2])
+if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('RENAME', KEYS[3], KEYS[1]) end
+if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('RENAME', KEYS[4], KEYS[2]) end
 redis.call('SET', KEYS[5], ARGV[1])
 redis.call('DEL', KEYS[6], KEYS[7], KEYS[8], KEYS[9])
 redis.call('INCR', KEYS[10])
@@ -409,7 +410,7 @@ def rebuild(*, board_id: int, on_progress: Callable[[int], None] | None = None) 
     if not _call(lambda: client.set(k.lock, token, nx=True, ex=ttl)):
         raise RebuildInProgress(f"board {board_id} is already being rebuilt")
     try:
-        _call(lambda: client.delete(k.z_next, k.h_next))
+        _call(lambda: client.unlink(k.z_next, k.h_next))
         # Route live writes to the fresh keys *before* reading the snapshot.
         _call(lambda: client.set(k.rebuilding, "1", ex=ttl))
         rows = (
