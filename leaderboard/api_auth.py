@@ -3,7 +3,9 @@
 Writes always need a valid key; reads are public unless LEADERBOARD_PUBLIC_READS is off.
 """
 
+import hashlib
 import re
+import time
 from typing import Any, cast
 
 from django.conf import settings
@@ -17,6 +19,45 @@ KEYWORD = KeyParser.keyword
 # The library generates "<8-char prefix>.<32-char secret>", both alphanumeric. Anything else is
 # rejected before it reaches the database.
 _KEY_FORMAT = re.compile(r"[A-Za-z0-9]{1,8}\.[A-Za-z0-9]{1,128}")
+
+
+class _VerifiedKeys:
+    """Keys verified in the last API_KEY_CACHE_SECONDS, so a game server's every submit is not a query.
+
+    Only valid keys are remembered (by a hash of the key), so a revoked key stops working within that
+    many seconds in every process, and an unknown key is checked against the database every time.
+    """
+
+    MAX_KEYS = 1000
+
+    def __init__(self) -> None:
+        self._keys: dict[bytes, tuple[float, APIKey]] = {}
+
+    def get(self, key: str) -> APIKey | None:
+        found = self._keys.get(self._digest(key))
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def remember(self, key: str, api_key: APIKey) -> None:
+        if len(self._keys) >= self.MAX_KEYS:
+            self._keys.clear()
+        self._keys[self._digest(key)] = (time.monotonic() + settings.API_KEY_CACHE_SECONDS, api_key)
+
+    def forget_all(self) -> None:
+        self._keys.clear()
+
+    @staticmethod
+    def _digest(key: str) -> bytes:
+        return hashlib.sha256(key.encode()).digest()
+
+
+_verified_keys = _VerifiedKeys()
+
+
+def forget_verified_keys() -> None:
+    """Check every key against the database again (after revoking one, and between tests)."""
+    _verified_keys.forget_all()
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -33,10 +74,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         key = key.strip()
         if not _KEY_FORMAT.fullmatch(key):
             raise exceptions.AuthenticationFailed("The API key is not valid.")
-        try:
-            api_key = cast(APIKey, APIKey.objects.get_from_key(key))
-        except APIKey.DoesNotExist:
-            raise exceptions.AuthenticationFailed("The API key is not valid.") from None
+        api_key = _verified_keys.get(key)
+        if api_key is None:
+            try:
+                api_key = cast(APIKey, APIKey.objects.get_from_key(key))
+            except APIKey.DoesNotExist:
+                raise exceptions.AuthenticationFailed("The API key is not valid.") from None
+            _verified_keys.remember(key, api_key)
         if api_key.has_expired:
             raise exceptions.AuthenticationFailed("The API key has expired.")
         return None, api_key

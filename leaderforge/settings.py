@@ -189,6 +189,9 @@ LEADERBOARD_TOP_CACHE_SECONDS = env_int("LEADERBOARD_TOP_CACHE_SECONDS", 60)
 # --- API ----------------------------------------------------------------------
 # How long a submit's Idempotency-Key is remembered (purge_idempotency_keys removes older ones).
 IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600)
+# A verified API key is trusted this many seconds per process before it is checked again, so a
+# revoked key stops working within this time (0: check on every request).
+API_KEY_CACHE_SECONDS = env_float("API_KEY_CACHE_SECONDS", 5.0)
 # Writes always need an API key; reads need one only when this is off.
 LEADERBOARD_PUBLIC_READS = env_bool("LEADERBOARD_PUBLIC_READS", True)
 # Rate limits ("N/s", "N/m", "N/10s"...; "off" disables one), counted atomically in Redis.

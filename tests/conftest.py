@@ -8,6 +8,7 @@ from django.db import connection
 from django.test import Client
 
 from leaderboard import selectors
+from leaderboard.api_auth import forget_verified_keys
 from leaderboard.ranking import redis_index
 from tests.factories import make_api_key, make_player
 from tests.redis_server import PrivateRedis, private_redis_fixture
@@ -36,6 +37,7 @@ def _fresh_caches(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
     settings.LEADERBOARD_READ_RATE_PER_CLIENT = "off"
     selectors.forget_rarely_changing()
     redis_index.reset_state()
+    forget_verified_keys()
     cache.clear()
     yield
     selectors.forget_rarely_changing()

@@ -3,11 +3,14 @@
 import hashlib
 import io
 import re
+import time
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework_api_key.models import APIKey
 
@@ -91,18 +94,32 @@ def test_other_authorization_schemes_count_as_no_key(client: Client, player) -> 
     assert not GameSession.objects.exists()
 
 
-def test_a_revoked_key_stops_working(client: Client, player) -> None:  # type: ignore[no-untyped-def]
+def test_a_revoked_key_stops_working_within_the_cache_time(client: Client, player, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.API_KEY_CACHE_SECONDS = 0.3
     key = make_api_key()
     assert post(client, SUBMIT, {"user_id": player.pk, "score": 1}, headers=auth(key)).status_code == 201
     api_key = APIKey.objects.get(prefix=key.partition(".")[0])
     api_key.revoked = True
     api_key.save()
+
+    time.sleep(0.35)
+
     assert_rejected(
         post(client, SUBMIT, {"user_id": player.pk, "score": 1}, headers=auth(key)),
         401,
         "authentication_failed",
     )
     assert GameSession.objects.count() == 1
+
+
+def test_a_verified_key_is_not_looked_up_again_at_once(client: Client, player) -> None:  # type: ignore[no-untyped-def]
+    key = make_api_key()
+    body = {"user_id": player.pk, "score": 1}
+    post(client, SUBMIT, body, headers=auth(key))
+    with CaptureQueriesContext(connection) as captured:
+        assert post(client, SUBMIT, body, headers=auth(key)).status_code == 201
+    assert captured.captured_queries
+    assert not any("api_key" in query["sql"] for query in captured.captured_queries)
 
 
 def test_registering_a_player_needs_a_key(client: Client) -> None:
