@@ -13,8 +13,10 @@ def _int(name: str, default: int) -> int:
 
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-workers = _int("GUNICORN_WORKERS", 3)
+# Four sync workers on two cores: the most requests/s under the mixed load, the shortest tail and the
+# fewest database connections of the configurations compared (docs/PERFORMANCE.md has the figures).
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+workers = _int("GUNICORN_WORKERS", 4)
 # Only the gthread worker uses threads; a sync worker serves one request at a time.
 threads = _int("GUNICORN_THREADS", 4)
 # Django's psycopg pool for the processes gunicorn serves, one connection per thread at most, so no
