@@ -28,31 +28,25 @@ class DigitsIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
-class StrictSlugField(serializers.SlugField):
-    """A JSON string only: numbers are not silently turned into slugs."""
+class JsonStringOnly(serializers.Field):  # type: ignore[type-arg]
+    """Mixin for string fields: a JSON number or boolean is refused, not silently turned into text."""
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
-        return super().to_internal_value(data)
+        return super().to_internal_value(data)  # type: ignore[no-any-return]
 
 
-class StrictRegexField(serializers.RegexField):
-    """A JSON string only: a number is not silently turned into a username."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
+class StrictSlugField(JsonStringOnly, serializers.SlugField):
+    pass
 
 
-class StrictEmailField(serializers.EmailField):
-    """A JSON string only."""
+class StrictRegexField(JsonStringOnly, serializers.RegexField):
+    pass
 
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
+
+class StrictEmailField(JsonStringOnly, serializers.EmailField):
+    pass
 
 
 class SubmitScoreInput(serializers.Serializer):

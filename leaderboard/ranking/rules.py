@@ -6,8 +6,17 @@ from dataclasses import dataclass
 LISTING_ORDER = ("-total_score", "last_updated", "user_id")
 
 
+class _Ranked:
+    rank: int
+    total_players: int
+
+    @property
+    def percentile(self) -> float:
+        return percentile(rank=self.rank, total_players=self.total_players)
+
+
 @dataclass(frozen=True)
-class Standing:
+class Standing(_Ranked):
     user_id: int
     username: str
     total_score: int
@@ -15,19 +24,11 @@ class Standing:
     rank: int
     total_players: int
 
-    @property
-    def percentile(self) -> float:
-        return percentile(rank=self.rank, total_players=self.total_players)
-
 
 @dataclass(frozen=True)
-class Placement:
+class Placement(_Ranked):
     rank: int
     total_players: int
-
-    @property
-    def percentile(self) -> float:
-        return percentile(rank=self.rank, total_players=self.total_players)
 
 
 @dataclass(frozen=True)
