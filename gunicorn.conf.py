@@ -17,8 +17,9 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # fewest database connections of the configurations compared (docs/PERFORMANCE.md has the figures).
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 workers = _int("GUNICORN_WORKERS", 4)
-# Only the gthread worker uses threads; a sync worker serves one request at a time.
-threads = _int("GUNICORN_THREADS", 4)
+# Only the gthread worker uses threads; a sync worker serves one request at a time. gunicorn turns a
+# "sync" worker with threads > 1 into gthread, so threads default to 1 unless gthread is asked for.
+threads = _int("GUNICORN_THREADS", 4 if worker_class == "gthread" else 1)
 # Django's psycopg pool for the processes gunicorn serves, one connection per thread at most, so no
 # thread ever waits for one (docs/PERFORMANCE.md has the figures). DATABASE_POOL=false restores
 # persistent per-thread connections; tests and `manage.py` commands keep the settings' default.
