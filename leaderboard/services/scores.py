@@ -1,23 +1,18 @@
-"""Writes: every change to sessions and leaderboard entries goes through here."""
+"""Scores: record sessions and keep leaderboard entries equal to their sums."""
 
-import hashlib
-import json
 import math
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
-from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
-from rest_framework_api_key.models import APIKey
 
 from leaderboard import plausibility, ranking, selectors
-from leaderboard.errors import IdempotencyKeyBusy, IdempotencyKeyReused, ModerationError, PlayerNotFound
-from leaderboard.models import GameSession, IdempotentRequest, LeaderboardEntry, ModerationLog, ScoreBaseline
+from leaderboard.errors import PlayerNotFound
+from leaderboard.models import GameSession, ScoreBaseline
 from users.models import User
 
 
@@ -70,7 +65,7 @@ def submit_score(*, user_id: int, score: int, game_mode: str) -> SubmittedScore:
     A hidden player's session is recorded (nothing is lost if they are restored) but
     counts towards no board while they stay hidden.
     """
-    player = _lock_player(user_id=user_id)
+    player = lock_player(user_id=user_id)
     now = timezone.now()
     username = player.username
     entries = {}
@@ -120,7 +115,7 @@ class _LockedPlayer:
     is_hidden: bool
 
 
-def _lock_player(*, user_id: int) -> _LockedPlayer:
+def lock_player(*, user_id: int) -> _LockedPlayer:
     """Read the player and hold their row until commit.
 
     Submits and moderation of one player take turns on this lock, so a recount never
@@ -193,7 +188,7 @@ def rebuild_entries(*, board_id: int, game_mode: str, user_ids: list[int] | None
     """Make a board's entries equal to the sums of counted sessions (of all players, or these)."""
     _rebuild_board(board_id=board_id, game_mode=game_mode, user_ids=user_ids)
     if user_ids is not None:
-        _entries_changed(user_ids=user_ids)
+        publish_entries_changed(user_ids=user_ids)
 
 
 def _rebuild_board(*, board_id: int, game_mode: str, user_ids: list[int] | None) -> None:
@@ -215,188 +210,16 @@ def _rebuild_board(*, board_id: int, game_mode: str, user_ids: list[int] | None)
         cursor.execute(_DELETE_STALE_ENTRIES_SQL.replace("{user_filter}", entry_filter), params)
 
 
-def _rebuild_player(*, user_id: int) -> None:
+def rebuild_player_entries(*, user_id: int) -> None:
     """Recount one player on every board from their counted sessions."""
     for board in selectors.list_active_boards():
         _rebuild_board(board_id=board.id, game_mode=board.game_mode, user_ids=[user_id])
-    _entries_changed(user_ids=[user_id])
+    publish_entries_changed(user_ids=[user_id])
 
 
-def _entries_changed(*, user_ids: list[int]) -> None:
+def publish_entries_changed(*, user_ids: list[int]) -> None:
     # robust: a failing index update must not turn a committed change into an error.
     transaction.on_commit(partial(ranking.on_entries_changed, user_ids=list(user_ids)), robust=True)
-
-
-# --- Moderation: every action needs a reason and leaves a ModerationLog row. ---
-
-
-def _require_reason(reason: str) -> str:
-    reason = reason.strip()
-    if not reason:
-        raise ModerationError("A moderation action needs a reason.")
-    return reason
-
-
-@transaction.atomic
-def void_session(*, session_id: int, moderator: User, reason: str) -> GameSession:
-    """Exclude a session from every total; the player's ranks follow at once."""
-    return _set_session_void(
-        session_id=session_id,
-        is_void=True,
-        moderator=moderator,
-        reason=reason,
-        action=ModerationLog.Action.VOID_SESSION,
-    )
-
-
-@transaction.atomic
-def restore_session(*, session_id: int, moderator: User, reason: str) -> GameSession:
-    """Count a voided session again."""
-    return _set_session_void(
-        session_id=session_id,
-        is_void=False,
-        moderator=moderator,
-        reason=reason,
-        action=ModerationLog.Action.RESTORE_SESSION,
-    )
-
-
-def _set_session_void(
-    *, session_id: int, is_void: bool, moderator: User, reason: str, action: str
-) -> GameSession:
-    reason = _require_reason(reason)
-    user_id = GameSession.objects.filter(pk=session_id).values_list("user_id", flat=True).first()
-    if user_id is None:
-        raise ModerationError(f"No game session with id {session_id}.")
-    _lock_player(user_id=user_id)
-    session = GameSession.objects.select_for_update().get(pk=session_id)
-    if session.is_void == is_void:
-        state = "void" if is_void else "counted"
-        raise ModerationError(f"Session {session_id} is already {state}.")
-    GameSession.objects.filter(pk=session_id).update(is_void=is_void)
-    session.is_void = is_void
-    _rebuild_player(user_id=user_id)
-    ModerationLog.objects.create(
-        moderator=moderator, action=action, target_user_id=user_id, session=session, reason=reason
-    )
-    return session
-
-
-@transaction.atomic
-def hide_player(*, user_id: int, moderator: User, reason: str) -> None:
-    """Take a player off every board; everyone below them moves up. Their sessions stay."""
-    reason = _require_reason(reason)
-    if _lock_player(user_id=user_id).is_hidden:
-        raise ModerationError(f"Player {user_id} is already hidden.")
-    User.objects.filter(pk=user_id).update(is_hidden=True)
-    LeaderboardEntry.objects.filter(user_id=user_id).delete()
-    _entries_changed(user_ids=[user_id])
-    ModerationLog.objects.create(
-        moderator=moderator, action=ModerationLog.Action.HIDE_PLAYER, target_user_id=user_id, reason=reason
-    )
-
-
-@transaction.atomic
-def restore_player(*, user_id: int, moderator: User, reason: str) -> None:
-    """Put a hidden player back, with totals recounted from their counted sessions."""
-    reason = _require_reason(reason)
-    if not _lock_player(user_id=user_id).is_hidden:
-        raise ModerationError(f"Player {user_id} is not hidden.")
-    User.objects.filter(pk=user_id).update(is_hidden=False)
-    _rebuild_player(user_id=user_id)
-    ModerationLog.objects.create(
-        moderator=moderator, action=ModerationLog.Action.RESTORE_PLAYER, target_user_id=user_id, reason=reason
-    )
-
-
-def create_api_key(*, name: str) -> tuple[APIKey, str]:
-    """Create a game server's key; the plain key is returned this once and stored only hashed."""
-    api_key, key = APIKey.objects.create_key(name=name)
-    return cast(APIKey, api_key), key
-
-
-@transaction.atomic
-def rotate_api_key(*, name: str) -> tuple[APIKey, str]:
-    """Revoke every usable key with this name and create a new one in its place."""
-    APIKey.objects.filter(name=name, revoked=False).update(revoked=True)
-    return create_api_key(name=name)
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What an idempotent write answered: the status and JSON body, and whether it was a replay."""
-
-    status: int
-    body: dict[str, Any]
-    replayed: bool
-
-
-def fingerprint_request(*, operation: str, data: Mapping[str, Any]) -> str:
-    """SHA-256 of the operation and its validated input in canonical JSON."""
-    canonical = json.dumps({"operation": operation, "input": data}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-@transaction.atomic
-def run_idempotently(
-    *,
-    api_key_id: str,
-    idempotency_key: str,
-    fingerprint: str,
-    operation: Callable[[], tuple[int, dict[str, Any]]],
-) -> Answer:
-    """Run `operation` once per (API key, idempotency key); a retry gets the first answer back.
-
-    The key is claimed with an INSERT before the work, in the same transaction. A concurrent
-    duplicate blocks on the unique index until the first transaction ends: if it committed, the
-    duplicate replays its answer; if it rolled back (the write failed, nothing was stored), the
-    duplicate claims the key and does the work itself.
-    """
-    for _ in range(3):
-        claimed = _claim_idempotency_key(
-            api_key_id=api_key_id, idempotency_key=idempotency_key, fingerprint=fingerprint
-        )
-        if claimed is not None:
-            status, body = operation()
-            IdempotentRequest.objects.filter(pk=claimed.pk).update(
-                status_code=status, response_json=json.dumps(body)
-            )
-            return Answer(status=status, body=body, replayed=False)
-        earlier = IdempotentRequest.objects.filter(api_key_id=api_key_id, key=idempotency_key).first()
-        if earlier is None:
-            continue  # purged since the conflict: claim it again
-        if earlier.created_at < _idempotency_cutoff():
-            # Expired but not purged yet: forget it and start afresh.
-            IdempotentRequest.objects.filter(pk=earlier.pk, created_at__lt=_idempotency_cutoff()).delete()
-            continue
-        if earlier.fingerprint != fingerprint:
-            raise IdempotencyKeyReused("This Idempotency-Key was already used with a different request.")
-        assert earlier.status_code is not None  # committed rows always hold their answer
-        return Answer(status=earlier.status_code, body=json.loads(earlier.response_json), replayed=True)
-    raise IdempotencyKeyBusy("This Idempotency-Key is being used by another request; retry shortly.")
-
-
-def _claim_idempotency_key(
-    *, api_key_id: str, idempotency_key: str, fingerprint: str
-) -> IdempotentRequest | None:
-    try:
-        # A savepoint: losing the race must not abort the surrounding transaction.
-        with transaction.atomic():
-            return IdempotentRequest.objects.create(
-                api_key_id=api_key_id, key=idempotency_key, fingerprint=fingerprint
-            )
-    except IntegrityError:
-        return None
-
-
-def _idempotency_cutoff() -> datetime:
-    return timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS)
-
-
-def purge_idempotency_keys() -> int:
-    """Delete idempotency keys older than IDEMPOTENCY_KEY_TTL_SECONDS; return how many."""
-    deleted, _ = IdempotentRequest.objects.filter(created_at__lt=_idempotency_cutoff()).delete()
-    return deleted
 
 
 @transaction.atomic

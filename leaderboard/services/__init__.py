@@ -1,0 +1,38 @@
+"""Writes: every change to sessions, entries, moderation state and API keys goes through here.
+
+Call them through the package, `services.submit_score(...)`, so the layer shows at the call site.
+"""
+
+from leaderboard.services.api_keys import create_api_key, rotate_api_key
+from leaderboard.services.idempotency import (
+    Answer,
+    fingerprint_request,
+    purge_idempotency_keys,
+    run_idempotently,
+)
+from leaderboard.services.moderation import hide_player, restore_player, restore_session, void_session
+from leaderboard.services.scores import (
+    EntryTotals,
+    SubmittedScore,
+    rebuild_entries,
+    refresh_score_baselines,
+    submit_score,
+)
+
+__all__ = [
+    "Answer",
+    "EntryTotals",
+    "SubmittedScore",
+    "create_api_key",
+    "fingerprint_request",
+    "hide_player",
+    "purge_idempotency_keys",
+    "rebuild_entries",
+    "refresh_score_baselines",
+    "restore_player",
+    "restore_session",
+    "rotate_api_key",
+    "run_idempotently",
+    "submit_score",
+    "void_session",
+]
