@@ -97,8 +97,11 @@ def _submit(data: dict) -> tuple[int, dict]:  # type: ignore[type-arg]
     else:
         entry = submitted.entries[board.id]
         total_score, session_count = entry.total_score, entry.session_count
-        # Read after the score is written, so the player sees the rank their new total earns.
-        placement = selectors.get_placement(user_id=data["user_id"], total_score=total_score, board=board)
+        # Read after the score is written, so the player sees the rank their new total earns: by the
+        # index's write at commit when it answered, else now (before the commit, in an idempotent submit).
+        placement = submitted.placements.get(board.id) or selectors.get_placement(
+            user_id=data["user_id"], total_score=total_score, board=board
+        )
     body = {
         "session_id": submitted.session.pk,
         "user_id": data["user_id"],

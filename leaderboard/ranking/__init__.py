@@ -76,10 +76,18 @@ def get_top(*, board_id: int, limit: int) -> TopPlayers:
     return sql.ranked(rows[:limit], total_players=cached.total_players)
 
 
-def record_entries(states: list[EntryState]) -> None:
-    """Publish entry states a transaction committed (services call it via on_commit)."""
-    if redis_index.is_enabled():
-        redis_index.apply_changes(states)
+def record_entries(states: list[EntryState]) -> dict[int, Placement]:
+    """Publish entry states a transaction committed (services call it via on_commit).
+
+    Returns the last state's placement on each board whose index is complete, read in the
+    same round trip as the write; boards answered by SQL are left out.
+    """
+    if not redis_index.is_enabled():
+        return {}
+    return {
+        board_id: Placement(rank=1 + above, total_players=players)
+        for board_id, (above, players) in redis_index.apply_changes(states).items()
+    }
 
 
 def on_entries_changed(*, user_ids: list[int]) -> None:

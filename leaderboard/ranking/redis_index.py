@@ -50,8 +50,8 @@ local function apply(z, h, uid, version, total, payload)
 end
 """
 
-# KEYS: z h rebuilding z:next h:next top top:min top:ids top:gen
-# ARGV: (uid version total payload)*
+# KEYS: z h rebuilding z:next h:next top top:min top:ids top:gen ready
+# ARGV: (uid version total payload)*  ->  {ready, players above the last one, players} or {0}
 APPLY_LIVE = (
     _APPLY_FUNCTION
     + """
@@ -72,7 +72,10 @@ if invalidate then
   redis.call('DEL', KEYS[6], KEYS[7], KEYS[8])
   redis.call('INCR', KEYS[9])
 end
-return 1
+-- The last player's placement, read in the same call: a submit needs it right after its write.
+local total = ARGV[#ARGV - 1]
+if redis.call('EXISTS', KEYS[10]) == 0 or total == '' then return {0} end
+return {1, redis.call('ZCOUNT', KEYS[1], '(' .. total, '+inf'), redis.call('ZCARD', KEYS[1])}
 """
 )
 
@@ -237,25 +240,45 @@ def _payload_args(states: Iterable[EntryState]) -> list[str]:
 # --- writes -------------------------------------------------------------------
 
 
-def apply_changes(states: list[EntryState]) -> None:
-    """Write committed entry states into the index; older versions are ignored."""
+def apply_changes(states: list[EntryState]) -> dict[int, tuple[int, int]]:
+    """Write committed entry states into the index; older versions are ignored.
+
+    Returns, per board whose index is complete, the last state's (players above, players).
+    """
     by_board: dict[int, list[EntryState]] = {}
     for state in states:
         by_board.setdefault(state.board_id, []).append(state)
 
-    def write() -> None:
+    def write() -> list[Any]:
         pipe = _client().pipeline(transaction=False)
         for board_id, board_states in by_board.items():
             k = BoardKeys.for_board(board_id)
-            keys = [k.z, k.h, k.rebuilding, k.z_next, k.h_next, k.top, k.top_min, k.top_ids, k.top_gen]
+            keys = [
+                k.z,
+                k.h,
+                k.rebuilding,
+                k.z_next,
+                k.h_next,
+                k.top,
+                k.top_min,
+                k.top_ids,
+                k.top_gen,
+                k.ready,
+            ]
             _run(APPLY_LIVE, keys, _payload_args(board_states), client=pipe)
-        pipe.execute()
+        return list(pipe.execute())
 
     try:
-        _call(write)
+        results = _call(write)
     except IndexUnavailable:
         _missed_writes.set()
         log.warning("Rank index write skipped (Redis unavailable); it will be rebuilt on recovery.")
+        return {}
+    return {
+        board_id: (int(result[1]), int(result[2]))
+        for board_id, result in zip(by_board, results, strict=True)
+        if int(result[0])
+    }
 
 
 def _recover_after_missed_writes() -> None:

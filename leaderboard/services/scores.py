@@ -1,7 +1,7 @@
 """Scores: record sessions and keep leaderboard entries equal to their sums."""
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -30,6 +30,8 @@ class SubmittedScore:
     username: str
     entries: dict[int, EntryTotals]  # by board id; empty for a hidden player
     is_hidden: bool = False
+    # Filled at commit with the player's placement per board, where the rank index answered it.
+    placements: dict[int, ranking.Placement] = field(default_factory=dict)
 
 
 # Entry versions only grow, even across delete and re-insert: at least the previous one plus
@@ -105,8 +107,13 @@ def submit_score(*, user_id: int, score: int, game_mode: str) -> SubmittedScore:
         )
         for e in entries.values()
     ]
-    transaction.on_commit(partial(ranking.record_entries, states), robust=True)
-    return SubmittedScore(session=session, username=username, entries=entries)
+    submitted = SubmittedScore(session=session, username=username, entries=entries)
+
+    def publish() -> None:
+        submitted.placements.update(ranking.record_entries(states))
+
+    transaction.on_commit(publish, robust=True)
+    return submitted
 
 
 @dataclass(frozen=True)

@@ -211,3 +211,20 @@ def test_an_idempotent_first_submit_counts_the_new_player(api_client: Client) ->
     # The answer is stored before the commit reaches the index; it still counts the newcomer.
     assert response.status_code == 201
     assert (response.json()["rank"], response.json()["total_players"]) == (1, 2)
+
+
+def test_a_submit_reads_its_placement_in_the_same_call_as_its_write() -> None:
+    leader, other = make_player(), make_player()
+    submit(leader, 90)
+    redis_index.rebuild(board_id=board_id())
+
+    submitted = submit_committed(other, 40)
+
+    expected = sql.get_placement(board_id=board_id(), user_id=other.pk, total_score=40)
+    assert submitted.placements == {board_id(): expected}
+    assert (expected.rank, expected.total_players) == (2, 2)
+
+
+def test_without_a_complete_index_a_submit_has_no_placement_from_it() -> None:
+    player = make_player()
+    assert submit_committed(player, 5).placements == {}
