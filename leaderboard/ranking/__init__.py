@@ -94,9 +94,7 @@ def on_entries_changed(*, user_ids: list[int]) -> None:
     """Publish these players' current entries on every board, read back from the database."""
     if not redis_index.is_enabled() or not user_ids:
         return
-    from leaderboard.models import Board
-
-    board_ids = list(Board.objects.values_list("id", flat=True))
+    board_ids = sql.list_board_ids()
     # A removal needs a version newer than the entry it removes; time in microseconds is.
     removal_version = time.time_ns() // 1000
     redis_index.apply_changes(

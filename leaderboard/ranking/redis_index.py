@@ -284,21 +284,16 @@ def apply_changes(states: list[EntryState]) -> dict[int, tuple[int, int]]:
 def _recover_after_missed_writes() -> None:
     """Redis answers again after writes were lost: stop trusting the index, then rebuild it."""
     _missed_writes.clear()
+    from leaderboard.ranking.sql import list_board_ids
+
+    board_ids = list_board_ids()
     try:
-        client = _client()
-        for board_id in _known_board_ids():
-            client.delete(BoardKeys.for_board(board_id).ready)
+        _client().delete(*(BoardKeys.for_board(board_id).ready for board_id in board_ids))
     except RedisError:
         _missed_writes.set()
         return
-    for board_id in _known_board_ids():
+    for board_id in board_ids:
         request_rebuild(board_id)
-
-
-def _known_board_ids() -> list[int]:
-    from leaderboard.models import Board
-
-    return list(Board.objects.values_list("id", flat=True))
 
 
 # --- reads --------------------------------------------------------------------

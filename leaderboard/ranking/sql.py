@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from leaderboard.models import LeaderboardEntry
+from leaderboard.models import Board, LeaderboardEntry
 from leaderboard.ranking.rules import (
     LISTING_ORDER,
     EntryState,
@@ -19,6 +19,11 @@ ROW_FIELDS = ("user_id", "username", "total_score", "session_count")
 
 def _entries(board_id: int) -> QuerySet[LeaderboardEntry]:
     return LeaderboardEntry.objects.filter(board_id=board_id)
+
+
+def list_board_ids() -> list[int]:
+    """Every board, active or not: an entry change or a lost index concerns them all."""
+    return list(Board.objects.values_list("id", flat=True))
 
 
 def count_players(*, board_id: int) -> int:
