@@ -149,12 +149,12 @@ class PlayerRankApi(APIView):
         responses={200: serializers.PlayerRankOutput, **error_responses(400, 401, 404, 429, 503)},
     )
     def get(self, request: Request, user_id: str) -> Response:
-        data = _validated(serializers.UserIdInput, {"user_id": user_id})
-        standing = selectors.get_player_rank(user_id=data["user_id"])
+        player_id = _user_id_from_path(user_id)
+        standing = selectors.get_player_rank(user_id=player_id)
         if standing is None:
-            if not User.objects.filter(pk=data["user_id"]).exists():
-                raise PlayerNotFound(f"No player with id {data['user_id']}.")
-            raise NotRanked(f"Player {data['user_id']} has no score on this board yet.")
+            if not User.objects.filter(pk=player_id).exists():
+                raise PlayerNotFound(f"No player with id {player_id}.")
+            raise NotRanked(f"Player {player_id} has no score on this board yet.")
         return Response(RANK_OUTPUT.to_representation(standing))
 
 
@@ -183,10 +183,10 @@ class PlayerDetailApi(APIView):
         responses={200: serializers.PlayerDetailOutput, **error_responses(400, 401, 404, 429, 503)},
     )
     def get(self, request: Request, user_id: str) -> Response:
-        data = _validated(serializers.UserIdInput, {"user_id": user_id})
-        player = User.objects.filter(pk=data["user_id"]).only("id", "username", "date_joined").first()
+        player_id = _user_id_from_path(user_id)
+        player = User.objects.filter(pk=player_id).only("id", "username", "date_joined").first()
         if player is None:
-            raise PlayerNotFound(f"No player with id {data['user_id']}.")
+            raise PlayerNotFound(f"No player with id {player_id}.")
         body = {
             "id": player.pk,
             "username": player.username,
@@ -216,3 +216,15 @@ def _validated(serializer_class: type[serializers.serializers.Serializer], data:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+# The path's user id is checked by UserIdInput's own field, built once: a serializer per request
+# would copy its declared fields each time, and a field's validation keeps no state.
+_USER_ID_FIELD = serializers.UserIdInput().fields["user_id"]
+
+
+def _user_id_from_path(value: str) -> int:
+    try:
+        return int(_USER_ID_FIELD.run_validation(value))
+    except ValidationError as exc:
+        raise ValidationError({"user_id": exc.detail}) from exc
