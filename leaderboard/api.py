@@ -2,6 +2,7 @@
 
 import re
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
@@ -196,6 +197,69 @@ class PlayerDetailApi(APIView):
         return Response(serializers.PlayerDetailOutput(body).data)
 
 
+FOLLOWED_ID_PATH = OpenApiParameter(
+    "followed_id",
+    {"type": "integer", "minimum": 1, "maximum": serializers.MAX_ID},
+    OpenApiParameter.PATH,
+    description="The followed player's id.",
+)
+
+
+class FollowingApi(APIView):
+    @extend_schema(
+        operation_id="list_following",
+        summary="The players a player follows (their friends board lists them and the player)",
+        parameters=[USER_ID_PATH, *ERROR_HEADERS],
+        responses={200: serializers.FollowingOutput, **error_responses(400, 401, 404, 429, 503)},
+    )
+    def get(self, request: Request, user_id: str) -> Response:
+        player_id = _user_id_from_path(user_id)
+        if selectors.get_visible_player(user_id=player_id) is None:
+            raise PlayerNotFound(f"No player with id {player_id}.")
+        body = {
+            "user_id": player_id,
+            "following": selectors.list_following(user_id=player_id),
+            "limit": settings.LEADERBOARD_FOLLOW_LIMIT,
+        }
+        return Response(serializers.FollowingOutput(body).data)
+
+
+class FollowApi(APIView):
+    # Game servers record follows; the per-key write limit applies as to submits.
+    throttle_classes = [SubmitThrottle]
+
+    @extend_schema(
+        operation_id="follow_player",
+        summary="Record that a player follows another (idempotent)",
+        request=None,
+        parameters=[USER_ID_PATH, FOLLOWED_ID_PATH, *ERROR_HEADERS],
+        responses={
+            200: serializers.FollowOutput,
+            201: serializers.FollowOutput,
+            **error_responses(400, 401, 404, 409, 422, 429, 503),
+        },
+    )
+    def put(self, request: Request, user_id: str, followed_id: str) -> Response:
+        follower, followed = _user_id_from_path(user_id), _user_id_from_path(followed_id, name="followed_id")
+        created = user_services.follow_player(follower_id=follower, followed_id=followed)
+        body = {"user_id": follower, "followed_id": followed, "created": created}
+        return Response(
+            serializers.FollowOutput(body).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(
+        operation_id="unfollow_player",
+        summary="Stop following a player (idempotent)",
+        parameters=[USER_ID_PATH, FOLLOWED_ID_PATH, *ERROR_HEADERS],
+        responses={204: None, **error_responses(400, 401, 404, 429, 503)},
+    )
+    def delete(self, request: Request, user_id: str, followed_id: str) -> Response:
+        follower, followed = _user_id_from_path(user_id), _user_id_from_path(followed_id, name="followed_id")
+        user_services.unfollow_player(follower_id=follower, followed_id=followed)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class StatsApi(APIView):
     """Operational figures for staff: where ranks come from and how well the cache does."""
 
@@ -223,8 +287,8 @@ def _validated(serializer_class: type[serializers.serializers.Serializer], data:
 _USER_ID_FIELD = serializers.UserIdInput().fields["user_id"]
 
 
-def _user_id_from_path(value: str) -> int:
+def _user_id_from_path(value: str, name: str = "user_id") -> int:
     try:
         return int(_USER_ID_FIELD.run_validation(value))
     except ValidationError as exc:
-        raise ValidationError({"user_id": exc.detail}) from exc
+        raise ValidationError({name: exc.detail}) from exc

@@ -12,5 +12,11 @@ compatible_urlpatterns = [
 v1_urlpatterns = [
     re_path(r"^players/?$", api.RegisterPlayerApi.as_view(), name="api-v1-players"),
     re_path(r"^players/(?P<user_id>[^/]+)/?$", api.PlayerDetailApi.as_view(), name="api-v1-player"),
+    re_path(r"^players/(?P<user_id>[^/]+)/following/?$", api.FollowingApi.as_view(), name="api-v1-following"),
+    re_path(
+        r"^players/(?P<user_id>[^/]+)/following/(?P<followed_id>[^/]+)/?$",
+        api.FollowApi.as_view(),
+        name="api-v1-follow",
+    ),
     re_path(r"^stats/?$", api.StatsApi.as_view(), name="api-v1-stats"),
 ]

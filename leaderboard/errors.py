@@ -40,3 +40,13 @@ class IdempotencyKeyReused(LeaderboardError):
 class IdempotencyKeyBusy(LeaderboardError):
     code = "idempotency_key_busy"
     status = 409
+
+
+class CannotFollowSelf(LeaderboardError):
+    code = "cannot_follow_self"
+    status = 422
+
+
+class FollowLimitReached(LeaderboardError):
+    code = "follow_limit_reached"
+    status = 409

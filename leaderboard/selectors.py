@@ -16,7 +16,7 @@ from django.utils import timezone
 from leaderboard import ranking
 from leaderboard.models import Board, GameSession, ScoreBaseline
 from leaderboard.plausibility import Baseline
-from users.models import User
+from users.models import Follow, User
 
 # Boards and score baselines change rarely; each process re-reads them this often.
 RARELY_CHANGING_SECONDS = 10.0
@@ -176,6 +176,23 @@ def search_players(*, prefix: str, limit: int = SEARCH_LIMIT) -> list[User]:
         .order_by("username")
         .only("id", "username")[:limit]
     )
+
+
+@dataclass(frozen=True)
+class FollowedPlayer:
+    user_id: int
+    username: str
+    since: datetime
+
+
+def list_following(*, user_id: int) -> list[FollowedPlayer]:
+    """The visible players this player follows, in the order they were followed."""
+    rows = (
+        Follow.objects.filter(follower_id=user_id, followed__is_hidden=False)
+        .order_by("created_at", "followed_id")
+        .values_list("followed_id", "followed__username", "created_at")
+    )
+    return [FollowedPlayer(user_id=uid, username=name, since=since) for uid, name, since in rows]
 
 
 def list_counted_sessions(*, user_id: int) -> models.QuerySet[GameSession]:

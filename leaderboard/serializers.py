@@ -134,3 +134,21 @@ class StatsOutput(serializers.Serializer):
     top_cache_hits = serializers.IntegerField()
     top_cache_misses = serializers.IntegerField()
     top_cache_hit_ratio = serializers.FloatField(allow_null=True)
+
+
+class FollowedPlayerOutput(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    username = serializers.CharField()
+    since = serializers.DateTimeField(help_text="When the player started following them.")
+
+
+class FollowingOutput(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    following = FollowedPlayerOutput(many=True)
+    limit = serializers.IntegerField(help_text="How many players one player may follow.")
+
+
+class FollowOutput(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    followed_id = serializers.IntegerField()
+    created = serializers.BooleanField(help_text="False when the player already followed them.")

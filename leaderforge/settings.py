@@ -185,6 +185,8 @@ LEADERBOARD_FLAG_PLAYER_FACTOR = env_float("LEADERBOARD_FLAG_PLAYER_FACTOR", 10.
 LEADERBOARD_FLAG_PLAYER_MIN_SESSIONS = env_int("LEADERBOARD_FLAG_PLAYER_MIN_SESSIONS", 10)
 # How long a cached top-N listing may be served before it is recomputed.
 LEADERBOARD_TOP_CACHE_SECONDS = env_int("LEADERBOARD_TOP_CACHE_SECONDS", 60)
+# How many players one player may follow (their friends board lists them and the player).
+LEADERBOARD_FOLLOW_LIMIT = env_int("LEADERBOARD_FOLLOW_LIMIT", 500)
 
 # --- API ----------------------------------------------------------------------
 # How long a submit's Idempotency-Key is remembered (purge_idempotency_keys removes older ones).

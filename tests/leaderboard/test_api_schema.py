@@ -16,6 +16,9 @@ OPERATIONS = {
     ("/api/leaderboard/rank/{user_id}", "get"): {200, 400, 401, 404, 429, 503},
     ("/api/v1/players", "post"): {201, 400, 401, 409, 413, 415, 429, 503},
     ("/api/v1/players/{user_id}", "get"): {200, 400, 401, 404, 429, 503},
+    ("/api/v1/players/{user_id}/following", "get"): {200, 400, 401, 404, 429, 503},
+    ("/api/v1/players/{user_id}/following/{followed_id}", "put"): {200, 201, 400, 401, 404, 409, 422, 429, 503},
+    ("/api/v1/players/{user_id}/following/{followed_id}", "delete"): {204, 400, 401, 404, 429, 503},
     ("/api/v1/stats", "get"): {200, 401, 403, 429, 503},
 }
 ERROR_REF = "#/components/schemas/ErrorOutput"
@@ -41,6 +44,9 @@ def test_every_operation_and_its_responses_are_described(client: Client) -> None
         responses = schema["paths"][path][method]["responses"]
         assert {int(code) for code in responses} == statuses, path
         for code, response in responses.items():
+            if int(code) == 204:
+                assert "content" not in response, path
+                continue
             body = response["content"]["application/json"]["schema"]
             if int(code) >= 400:
                 assert body == {"$ref": ERROR_REF}, (path, code)
