@@ -115,6 +115,23 @@ def test_no_horizontal_scrolling_on_a_375px_phone(live_server, phone_page, scree
     screenshot(phone_page, "home-phone")
 
 
+def test_usernames_never_break_in_the_middle_on_a_375px_phone(live_server, phone_page, screenshot) -> None:  # type: ignore[no-untyped-def]
+    for index in range(10):
+        submit(make_player(f"user_98{index:02d}{index}"), 2_000_000_000 - index)
+    submit(make_player("a_name_far_too_long_for_a_phone_screen_column"), 1_000_000)
+
+    phone_page.goto(live_server.url + "/?n=25")
+
+    lines = phone_page.evaluate(
+        "[...document.querySelectorAll('#top-table .player a')].map(a => {"
+        " const range = document.createRange(); range.selectNodeContents(a);"
+        " return [a.textContent, new Set([...range.getClientRects()].map(r => Math.round(r.top))).size]; })"
+    )
+    screenshot(phone_page, "home-phone-names")
+    assert len(lines) == 11
+    assert [name for name, count in lines if count != 1] == []
+
+
 def test_the_player_page_draws_the_score_chart(live_server, page, screenshot) -> None:  # type: ignore[no-untyped-def]
     player = make_player("charted")
     for score in (120, 80, 300, 50, 210, 90):

@@ -17,7 +17,17 @@ OPERATIONS = {
     ("/api/v1/players", "post"): {201, 400, 401, 409, 413, 415, 429, 503},
     ("/api/v1/players/{user_id}", "get"): {200, 400, 401, 404, 429, 503},
     ("/api/v1/players/{user_id}/following", "get"): {200, 400, 401, 404, 429, 503},
-    ("/api/v1/players/{user_id}/following/{followed_id}", "put"): {200, 201, 400, 401, 404, 409, 422, 429, 503},
+    ("/api/v1/players/{user_id}/following/{followed_id}", "put"): {
+        200,
+        201,
+        400,
+        401,
+        404,
+        409,
+        422,
+        429,
+        503,
+    },
     ("/api/v1/players/{user_id}/following/{followed_id}", "delete"): {204, 400, 401, 404, 429, 503},
     ("/api/v1/stats", "get"): {200, 401, 403, 429, 503},
 }
