@@ -56,12 +56,20 @@ def percentile(*, rank: int, total_players: int) -> float:
     return round(100 * (total_players - rank) / total_players, 2)
 
 
-def competition_ranks(totals: list[int], *, first_rank: int = 1) -> list[int]:
-    """Ranks ("1224") for totals already in listing order, starting at the first row's rank."""
+def competition_ranks(values: list[int], *, better_than_first: int = 0, tied_before: int = 0) -> list[int]:
+    """Ranks ("1224") of rows in listing order, for a window that starts anywhere in the listing.
+
+    `better_than_first`: players with a strictly better value than the window's first row;
+    `tied_before`: players sharing the first row's value but listed before the window. Both are 0 from
+    the top. A window that starts inside a tie needs both: [10, 9, 9, 9, 8, 8] seen from the third 9
+    (better 1, tied before 2) ranks [9, 8, 8] as [2, 5, 5].
+    """
     ranks: list[int] = []
-    for position, total in enumerate(totals):
-        if position and total == totals[position - 1]:
+    for position, value in enumerate(values):
+        if value == values[0]:
+            ranks.append(better_than_first + 1)
+        elif value == values[position - 1]:
             ranks.append(ranks[-1])
         else:
-            ranks.append(first_rank + position)
+            ranks.append(better_than_first + tied_before + position + 1)
     return ranks

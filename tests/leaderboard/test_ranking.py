@@ -4,6 +4,8 @@ import datetime as dt
 
 import pytest
 from django.test import Client
+from hypothesis import given
+from hypothesis import strategies as st
 
 from leaderboard import ranking, selectors
 from leaderboard.models import LeaderboardEntry
@@ -15,8 +17,29 @@ pytestmark = pytest.mark.django_db
 def test_competition_ranks_share_and_skip() -> None:
     assert ranking.competition_ranks([50, 40, 40, 10]) == [1, 2, 2, 4]
     assert ranking.competition_ranks([7, 7, 7]) == [1, 1, 1]
-    assert ranking.competition_ranks([9, 8, 8], first_rank=5) == [5, 6, 6]
+    assert ranking.competition_ranks([9, 8, 8], better_than_first=4) == [5, 6, 6]
     assert ranking.competition_ranks([]) == []
+
+
+def test_a_window_that_starts_inside_a_tie_keeps_true_ranks() -> None:
+    # [10, 9, 9, 9, 8, 8] seen from the third 9: one player better, two tied before the window.
+    assert ranking.competition_ranks([9, 8, 8], better_than_first=1, tied_before=2) == [2, 5, 5]
+
+
+@given(
+    values=st.lists(st.integers(0, 6), min_size=1, max_size=30).map(lambda v: sorted(v, reverse=True)),
+    data=st.data(),
+)
+def test_window_ranks_equal_one_plus_players_strictly_better(values: list[int], data: st.DataObject) -> None:
+    start = data.draw(st.integers(0, len(values) - 1))
+    end = data.draw(st.integers(start + 1, len(values)))
+    window = values[start:end]
+    first = window[0]
+    better = sum(1 for v in values if v > first)
+
+    ranks = ranking.competition_ranks(window, better_than_first=better, tied_before=start - better)
+
+    assert ranks == [1 + sum(1 for v in values if v > mine) for mine in window]
 
 
 @pytest.mark.parametrize(
