@@ -49,7 +49,6 @@ class BoardRef:
 
 
 def _load_active_boards() -> list[BoardRef]:
-    get_default_board()  # the default board always exists
     return [
         BoardRef(id=b.id, slug=b.slug, game_mode=b.game_mode, name=b.name)
         for b in Board.objects.filter(Q(is_active=True) | Q(slug=settings.LEADERBOARD_DEFAULT_BOARD)).only(
@@ -88,16 +87,27 @@ def list_boards_for_mode(*, game_mode: str) -> list[BoardRef]:
 
 
 def get_default_board() -> Board:
-    board, _ = Board.objects.get_or_create(
-        slug=settings.LEADERBOARD_DEFAULT_BOARD,
-        defaults={"name": "All time"},
-    )
-    return board
+    try:
+        return Board.objects.get(slug=settings.LEADERBOARD_DEFAULT_BOARD)
+    except Board.DoesNotExist:
+        raise DefaultBoardMissing() from None
 
 
 def get_default_board_ref() -> BoardRef:
     slug = settings.LEADERBOARD_DEFAULT_BOARD
-    return next(b for b in list_active_boards() if b.slug == slug)
+    board = next((b for b in list_active_boards() if b.slug == slug), None)
+    if board is None:
+        raise DefaultBoardMissing()
+    return board
+
+
+class DefaultBoardMissing(Exception):
+    """Reads never create it: the migrations do (`manage.py migrate`), and it cannot be deleted."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"The default board {settings.LEADERBOARD_DEFAULT_BOARD!r} is missing: run `manage.py migrate`."
+        )
 
 
 def get_player_rank(*, user_id: int, board: BoardRef | None = None) -> ranking.Standing | None:

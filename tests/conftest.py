@@ -7,7 +7,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 
-from leaderboard import selectors
+from leaderboard import selectors, services
 from leaderboard.api_auth import forget_verified_keys
 from leaderboard.ranking import redis_index
 from tests.factories import make_api_key, make_player
@@ -52,7 +52,7 @@ def _default_board(request: pytest.FixtureRequest) -> None:
         return
     transactional = marker.kwargs.get("transaction", bool(marker.args and marker.args[0]))
     request.getfixturevalue("transactional_db" if transactional else "db")
-    selectors.get_default_board()
+    services.ensure_default_board()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ Call them through the package, `services.submit_score(...)`, so the layer shows 
 """
 
 from leaderboard.services.api_keys import create_api_key, rotate_api_key
+from leaderboard.services.boards import ensure_default_board
 from leaderboard.services.idempotency import (
     Answer,
     fingerprint_request,
@@ -24,6 +25,7 @@ __all__ = [
     "EntryTotals",
     "SubmittedScore",
     "create_api_key",
+    "ensure_default_board",
     "fingerprint_request",
     "hide_player",
     "purge_idempotency_keys",

@@ -182,6 +182,8 @@ class Command(BaseCommand):
 
     def _build_entries(self) -> None:
         selectors.forget_rarely_changing()
+        services.ensure_default_board()
+        selectors.forget_rarely_changing()
         boards = selectors.list_active_boards()
         with self.phase("entries"), self.bar("entries", len(boards), unit="boards") as bar:
             for board in boards:
