@@ -142,4 +142,4 @@ class StaffBasicAuthentication(authentication.BasicAuthentication):
 
 
 class StaffBasicScheme(BasicScheme):
-    target_class = StaffBasicAuthentication
+    target_class = "leaderboard.api_auth.StaffBasicAuthentication"

@@ -22,7 +22,9 @@ def lockout_message() -> str:
     return f"Too many failed sign-ins: locked for up to {minutes} minutes. Try again later."
 
 
-def lockout_response(request: HttpRequest, original_response: Any = None, credentials: Any = None) -> HttpResponse:
+def lockout_response(
+    request: HttpRequest, original_response: Any = None, credentials: Any = None
+) -> HttpResponse:
     response: HttpResponse
     if request.path.startswith("/api/"):
         body = {"error": {"code": LOCKED_OUT_CODE, "message": lockout_message(), "fields": {}}}

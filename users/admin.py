@@ -66,10 +66,10 @@ class PlayerAdmin(FastChangelist, UserAdmin):  # type: ignore[type-arg]
         return request.user.is_superuser
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if obj is not None and not request.user.is_superuser and obj != request.user:
-            # Another staff account (a superuser above all) is not a player to moderate.
-            if obj.is_staff or obj.is_superuser:
-                return False
+        # Another staff account (a superuser above all) is not a player to moderate.
+        other_staff = obj is not None and obj != request.user and (obj.is_staff or obj.is_superuser)
+        if other_staff and not request.user.is_superuser:
+            return False
         return super().has_change_permission(request, obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:

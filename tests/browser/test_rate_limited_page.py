@@ -1,7 +1,5 @@
 """A viewer over the per-address limit keeps a working page: refused polls leave the table as it was."""
 
-from typing import Any
-
 import pytest
 
 from tests.browser.test_leaderboard_page import POLL_TIMEOUT_MS, ranked, shown_rows
@@ -18,7 +16,9 @@ def test_refused_polls_keep_the_table_and_polling_goes_on(live_server, page, set
 
     refused = []
     for _ in range(2):
-        with page.expect_response(lambda r: r.url.startswith(live_server.url + "/?"), timeout=POLL_TIMEOUT_MS) as poll:
+        with page.expect_response(
+            lambda r: r.url.startswith(live_server.url + "/?"), timeout=POLL_TIMEOUT_MS
+        ) as poll:
             pass
         refused.append((poll.value.status, poll.value.headers.get("retry-after")))
 

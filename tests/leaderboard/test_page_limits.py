@@ -58,11 +58,13 @@ def test_an_htmx_request_over_the_limit_gets_a_fragment(
     assert "Too many requests" in html
 
 
-def test_under_the_limit_a_viewer_polling_every_5s_is_served(settings, client: Client, pages: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_under_the_limit_a_viewer_polling_every_5s_is_served(
+    settings, client: Client, pages: list[str]
+) -> None:  # type: ignore[no-untyped-def]
     settings.LEADERBOARD_READ_RATE_PER_CLIENT = "1200/m"
     # A minute of one viewer: the page, twelve polls, a search and a player page.
     statuses = [client.get("/").status_code]
-    statuses += [client.get("/", {"n": 10, "prev": ""}, HTTP_HX_REQUEST="true").status_code for _ in range(12)]
+    statuses += [client.get("/?n=10&prev=", HTTP_HX_REQUEST="true").status_code for _ in range(12)]
     statuses += [client.get(pages[2]).status_code, client.get(pages[3]).status_code]
 
     assert statuses == [200] * 15
@@ -81,7 +83,9 @@ def test_the_limit_is_per_address_with_the_apis_proxy_rule(settings, pages: list
     assert get("203.0.113.6") == 200  # another real client
 
 
-def test_a_client_refused_by_the_api_is_refused_on_the_pages_too(settings, client: Client, pages: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_a_client_refused_by_the_api_is_refused_on_the_pages_too(
+    settings, client: Client, pages: list[str]
+) -> None:  # type: ignore[no-untyped-def]
     settings.LEADERBOARD_READ_RATE_PER_CLIENT = "3/m"
 
     api = [client.get("/api/leaderboard/top").status_code for _ in range(4)]

@@ -134,7 +134,8 @@ def test_a_moderator_cannot_make_a_player_staff(moderator_client: Client) -> Non
 
 def test_a_moderator_cannot_edit_a_superuser(moderator_client: Client, superuser: User) -> None:
     response = moderator_client.post(
-        f"{PLAYERS}{superuser.pk}/change/", change_form_data(superuser, is_active="", email="evil@example.com")
+        f"{PLAYERS}{superuser.pk}/change/",
+        change_form_data(superuser, is_active="", email="evil@example.com"),
     )
 
     assert response.status_code == 403
@@ -232,11 +233,21 @@ def test_a_group_moderator_still_hides_players_and_voids_sessions(client: Client
     assert client.get(f"{PLAYERS}{cheater.pk}/change/").status_code == 200  # read only
     voided = client.post(
         SESSIONS,
-        {"action": "void_sessions", ACTION_CHECKBOX_NAME: [str(session.pk)], "confirm": "yes", "reason": "aimbot"},
+        {
+            "action": "void_sessions",
+            ACTION_CHECKBOX_NAME: [str(session.pk)],
+            "confirm": "yes",
+            "reason": "aimbot",
+        },
     )
     hidden = client.post(
         PLAYERS,
-        {"action": "hide_players", ACTION_CHECKBOX_NAME: [str(cheater.pk)], "confirm": "yes", "reason": "aimbot"},
+        {
+            "action": "hide_players",
+            ACTION_CHECKBOX_NAME: [str(cheater.pk)],
+            "confirm": "yes",
+            "reason": "aimbot",
+        },
     )
 
     assert (voided.status_code, hidden.status_code) == (302, 302)
