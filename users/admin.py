@@ -7,7 +7,8 @@ staff moderate, and whatever "change" a studio grants them stops short of those 
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import HttpRequest
@@ -89,3 +90,20 @@ class PlayerAdmin(FastChangelist, UserAdmin):  # type: ignore[type-arg]
         # Deleting a player would drop their entries behind the services' back.
         actions.pop("delete_selected", None)
         return actions
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class SuperuserGroupAdmin(GroupAdmin):
+    """A group grants permissions to its members: editing one is permission management, for superusers."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser

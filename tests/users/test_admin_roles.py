@@ -30,14 +30,6 @@ MODERATOR_PERMISSIONS = {
 }
 
 
-def _codenames(perms: set[str]) -> list[Permission]:
-    found = []
-    for perm in perms:
-        app_label, codename = perm.split(".")
-        found.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-    return found
-
-
 def make_group_moderator(username: str = "mod") -> User:
     """What the operations guide says: add the user to Moderators and tick staff."""
     user = User.objects.create_user(username=username, password=STAFF_PASSWORD, is_staff=True)
@@ -215,6 +207,25 @@ def test_a_moderator_cannot_manage_groups_or_permissions(moderator_client: Clien
     assert response.status_code == 403
     assert not moderators.permissions.filter(pk=apikey_perm.pk).exists()
     assert not Group.objects.filter(name="Mine").exists()
+
+
+def test_staff_granted_group_management_still_cannot_widen_a_group(client: Client) -> None:
+    staff = make_change_moderator("deputy")
+    staff.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="auth", codename__endswith="_group")
+    )
+    client.force_login(staff)
+    moderators = Group.objects.get(name="Moderators")
+    apikey_perm = Permission.objects.get(codename="add_apikey")
+
+    response = client.post(
+        f"/admin/auth/group/{moderators.pk}/change/",
+        {"name": "Moderators", "permissions": [str(apikey_perm.pk)]},
+    )
+
+    assert response.status_code == 403
+    assert client.post("/admin/auth/group/add/", {"name": "Mine"}).status_code == 403
+    assert not moderators.permissions.filter(pk=apikey_perm.pk).exists()
 
 
 def test_boards_are_not_editable_in_the_admin(moderator_client: Client) -> None:
