@@ -39,13 +39,15 @@ class GameSessionAdmin(FastChangelist):
         return False  # sessions come from game servers through the API
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # The changelist actions need "change"; a session itself is never edited by hand.
-        return obj is None and super().has_change_permission(request)
+        return False  # a session is never edited by hand; voiding has its own permission
+
+    def has_moderate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.moderate_session")
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # history is append-only: void instead
 
-    @admin.action(description="Void selected sessions", permissions=["change"])
+    @admin.action(description="Void selected sessions", permissions=["moderate"])
     def void_sessions(
         self, request: HttpRequest, queryset: models.QuerySet[GameSession]
     ) -> TemplateResponse | None:
@@ -57,7 +59,7 @@ class GameSessionAdmin(FastChangelist):
             apply=lambda s, **kw: services.void_session(session_id=s.pk, **kw),
         )
 
-    @admin.action(description="Restore selected sessions", permissions=["change"])
+    @admin.action(description="Restore selected sessions", permissions=["moderate"])
     def restore_sessions(
         self, request: HttpRequest, queryset: models.QuerySet[GameSession]
     ) -> TemplateResponse | None:

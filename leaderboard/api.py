@@ -5,7 +5,7 @@ import re
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.authentication import BasicAuthentication, SessionAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leaderboard import selectors, serializers, services
+from leaderboard.api_auth import StaffBasicAuthentication
 from leaderboard.api_schema import ERROR_HEADERS, error_responses
 from leaderboard.api_throttles import SubmitThrottle
 from leaderboard.errors import NotRanked, PlayerNotFound
@@ -263,7 +264,8 @@ class FollowApi(APIView):
 class StatsApi(APIView):
     """Operational figures for staff: where ranks come from and how well the cache does."""
 
-    authentication_classes = [SessionAuthentication, BasicAuthentication]
+    # Basic first: DRF challenges a 401 with the first class's WWW-Authenticate (Session has none: 403).
+    authentication_classes = [StaffBasicAuthentication, SessionAuthentication]
     permission_classes = [IsAdminUser]
 
     @extend_schema(

@@ -1,6 +1,7 @@
 """Who may call the API: game servers send `Authorization: Api-Key <key>` (djangorestframework-api-key).
 
-Writes always need a valid key; reads are public unless LEADERBOARD_PUBLIC_READS is off.
+Writes always need a valid key; reads are public unless LEADERBOARD_PUBLIC_READS is off. Staff
+endpoints take HTTP Basic (counted by django-axes: repeated failures lock out) or the admin session.
 """
 
 import hashlib
@@ -9,11 +10,14 @@ import time
 from typing import Any, cast
 
 from django.conf import settings
+from drf_spectacular.authentication import BasicScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 from rest_framework_api_key.models import APIKey
 from rest_framework_api_key.permissions import KeyParser
+
+from leaderforge.lockout import LOCKED_OUT_CODE, lockout_message, lockout_seconds
 
 KEYWORD = KeyParser.keyword
 # The library generates "<8-char prefix>.<32-char secret>", both alphanumeric. Anything else is
@@ -113,3 +117,29 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": f"A game server's key, sent as `Authorization: {KEYWORD} <key>`.",
         }
+
+
+class LockedOut(exceptions.Throttled):
+    default_code = LOCKED_OUT_CODE
+
+
+class StaffBasicAuthentication(authentication.BasicAuthentication):
+    """HTTP Basic for staff; once django-axes has locked the sign-in out, a JSON 429 instead of 401.
+
+    The lockout check runs in the first authentication backend, before any password is hashed.
+    """
+
+    www_authenticate_realm = "LeaderForge staff"
+
+    def authenticate_credentials(self, userid: str, password: str, request: Any = None) -> Any:
+        try:
+            return super().authenticate_credentials(userid, password, request)
+        except exceptions.AuthenticationFailed:
+            # axes marks the request it was handed: DRF's Request here, not the HttpRequest.
+            if getattr(request, "axes_locked_out", False):
+                raise LockedOut(wait=lockout_seconds(), detail=lockout_message()) from None
+            raise
+
+
+class StaffBasicScheme(BasicScheme):
+    target_class = "leaderboard.api_auth.StaffBasicAuthentication"

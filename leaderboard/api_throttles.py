@@ -44,13 +44,9 @@ class SubmitThrottle(_RedisThrottle):
 
 
 class PublicReadThrottle(_RedisThrottle):
-    """Per client address for reads without an API key.
-
-    The address is REMOTE_ADDR, or with REST_FRAMEWORK["NUM_PROXIES"] set, the entry that many
-    hops from the right of X-Forwarded-For: the one our own proxy wrote, which a client cannot forge.
-    """
+    """Per client address for reads without an API key (the same counter as the HTML pages')."""
 
     def limits(self, request: Request, view: Any) -> list[Limit]:
         if request.auth is not None:
             return []
-        return _limit(f"ip:{self.get_ident(request)}", "LEADERBOARD_READ_RATE_PER_CLIENT")
+        return rate_limits.client_read_limits(request._request)

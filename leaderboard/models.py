@@ -44,6 +44,7 @@ class GameSession(models.Model):
 
     class Meta:
         db_table = "game_session"
+        permissions = [("moderate_session", "Can void and restore sessions")]
         indexes = [
             models.Index(fields=["user", "-played_at"], name="session_user_played"),
             # "Submits in the last minute" on the health page is a short range scan.

@@ -10,8 +10,10 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.http import HttpRequest
 
 from leaderboard import redis_client
+from leaderforge.client_address import client_address
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -56,6 +58,12 @@ class Rate:
 class Limit:
     name: str  # what is limited, e.g. "player:42"
     rate: Rate
+
+
+def client_read_limits(request: HttpRequest) -> list[Limit]:
+    """The per-address read limit, shared by the API's anonymous reads and the HTML pages."""
+    rate = Rate.parse(settings.LEADERBOARD_READ_RATE_PER_CLIENT)
+    return [Limit(name=f"ip:{client_address(request)}", rate=rate)] if rate else []
 
 
 def _key(limit: Limit) -> str:

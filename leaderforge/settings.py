@@ -6,6 +6,7 @@ production variables are required, so production can never run on the defaults.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -70,6 +71,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
     "users",
     "leaderboard",
 ]
@@ -86,6 +88,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a lockout during the admin login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 if not DEBUG:
@@ -142,6 +146,35 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"
+
+# --- Sign-in: password rules and lockouts (django-axes) ------------------------
+# Only staff sign in (players have unusable passwords), so the rules are for staff.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Axes first: a locked-out attempt is refused before ModelBackend hashes the password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed sign-ins (admin form or HTTP Basic) from one address, or for one username, before a lockout.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+# How long a lockout lasts, from the last counted failure.
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+# Either one locks: spraying usernames from one address, or one username from many addresses.
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+# Attempts live in the database (see docs/decisions/0004-login-lockouts.md); a refused attempt during a
+# lockout writes nothing and does not extend it, so a guessing loop costs one indexed read per try.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "leaderforge.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "leaderforge.lockout.lockout_response"
+# No start-up banner (management commands stay quiet); failures and lockouts are still logged.
+AXES_VERBOSE = False
 
 # --- Cache and rank index -----------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")

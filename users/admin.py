@@ -1,9 +1,15 @@
-"""Players in the admin: prefix search, and hiding cheaters through the moderation services."""
+"""Players in the admin: prefix search, and hiding cheaters through the moderation services.
+
+Only superusers manage accounts (add, delete, passwords, staff flags, groups, permissions); other
+staff moderate, and whatever "change" a studio grants them stops short of those fields.
+"""
 
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -12,6 +18,9 @@ from leaderboard import services
 from leaderboard.admin import FastChangelist
 from leaderboard.admin_actions import moderate_with_reason
 from users.models import User
+
+# Each of these leads to more power than moderation: only a superuser sets them.
+PRIVILEGE_FIELDS = ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")
 
 
 @admin.register(User)
@@ -26,7 +35,7 @@ class PlayerAdmin(FastChangelist, UserAdmin):  # type: ignore[type-arg]
     fieldsets = (*UserAdmin.fieldsets, ("Moderation", {"fields": ("is_hidden",)}))  # type: ignore[misc]
     actions = ("hide_players", "restore_players")
 
-    @admin.action(description="Hide selected players (cheaters)", permissions=["change"])
+    @admin.action(description="Hide selected players (cheaters)", permissions=["moderate"])
     def hide_players(self, request: HttpRequest, queryset: models.QuerySet[User]) -> TemplateResponse | None:
         return moderate_with_reason(
             self,
@@ -36,7 +45,7 @@ class PlayerAdmin(FastChangelist, UserAdmin):  # type: ignore[type-arg]
             apply=lambda p, **kw: services.hide_player(user_id=p.pk, **kw),
         )
 
-    @admin.action(description="Restore selected hidden players", permissions=["change"])
+    @admin.action(description="Restore selected hidden players", permissions=["moderate"])
     def restore_players(
         self, request: HttpRequest, queryset: models.QuerySet[User]
     ) -> TemplateResponse | None:
@@ -48,8 +57,53 @@ class PlayerAdmin(FastChangelist, UserAdmin):  # type: ignore[type-arg]
             apply=lambda p, **kw: services.restore_player(user_id=p.pk, **kw),
         )
 
+    def has_moderate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.moderate_player")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Another staff account (a superuser above all) is not a player to moderate.
+        other_staff = obj is not None and obj != request.user and (obj.is_staff or obj.is_superuser)
+        if other_staff and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser:
+            return readonly
+        return (*readonly, *PRIVILEGE_FIELDS, "last_login", "date_joined")
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
+        # This form sets a password without the old one: taking over any account it reaches.
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
+
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
         # Deleting a player would drop their entries behind the services' back.
         actions.pop("delete_selected", None)
         return actions
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class SuperuserGroupAdmin(GroupAdmin):
+    """A group grants permissions to its members: editing one is permission management, for superusers."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser

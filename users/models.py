@@ -11,6 +11,8 @@ class User(AbstractUser):
 
     class Meta:
         db_table = "users"
+        # Moderation is its own permission: "change" on users would also reach staff flags and passwords.
+        permissions = [("moderate_player", "Can hide and restore players")]
         indexes = [
             # Serves "username starts with ..." search on PostgreSQL (the unique
             # index uses the database collation, which LIKE 'abc%' cannot use).

@@ -83,7 +83,7 @@ def test_writes_need_the_api_key_and_reads_may_use_it(client: Client) -> None:
     }
     for path, method in OPERATIONS:
         if path == "/api/v1/stats":  # staff only: admin session or HTTP Basic, never an API key
-            assert schema["paths"][path][method]["security"] == [{"cookieAuth": []}, {"basicAuth": []}]
+            assert schema["paths"][path][method]["security"] == [{"basicAuth": []}, {"cookieAuth": []}]
             continue
         security = schema["paths"][path][method]["security"]
         expected: list[dict[str, list[str]]] = [{"ApiKey": []}]

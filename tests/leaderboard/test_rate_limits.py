@@ -113,7 +113,7 @@ def test_rotating_x_forwarded_for_does_not_buy_a_fresh_quota(settings, client: C
 @pytest.mark.django_db
 def test_behind_a_proxy_the_address_it_appended_is_the_one_limited(settings, client: Client) -> None:  # type: ignore[no-untyped-def]
     settings.LEADERBOARD_READ_RATE_PER_CLIENT = "2/m"
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    settings.TRUSTED_PROXY_COUNT = 1
 
     def get(forwarded_for: str) -> int:
         return client.get("/api/leaderboard/top", HTTP_X_FORWARDED_FOR=forwarded_for).status_code
