@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('users', '0003_database_defaults'),
+        ('users', '0004_moderate_player_permission'),
     ]
 
     operations = [
