@@ -43,4 +43,15 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # trusting them is the decision BEHIND_TLS_PROXY makes for Django: nobody unless it is on, then the proxy's
 # addresses (the nginx in front, on loopback in the same pod by default).
 _behind_tls_proxy = os.environ.get("BEHIND_TLS_PROXY", "").strip().lower() in {"1", "true", "yes", "on"}
-forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1") if _behind_tls_proxy else ""
+forwarded_allow_ips = (
+    os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1") if _behind_tls_proxy else ""
+)
+
+
+def on_starting(server: object) -> None:
+    """Empty prometheus_client's multiprocess directory: files left by a previous run would count again."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if directory and os.path.isdir(directory):
+        for entry in os.scandir(directory):
+            if entry.is_file():
+                os.unlink(entry.path)

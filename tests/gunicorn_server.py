@@ -54,7 +54,9 @@ def get(port: int, path: str, headers: dict[str, str] | None = None, timeout: fl
         conn.close()
 
 
-def wait_until_serving(port: int, process: subprocess.Popen[bytes] | None = None, seconds: float = 30.0) -> None:
+def wait_until_serving(
+    port: int, process: subprocess.Popen[bytes] | None = None, seconds: float = 30.0
+) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:

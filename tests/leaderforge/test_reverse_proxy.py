@@ -74,7 +74,10 @@ def _served_while_slow_clients_hold_connections(port: int) -> list[float]:
     clients = [
         threading.Thread(target=_trickle, args=(port, b"GET /healthz HTTP/1.1\r\n", endless_header, stop))
         for _ in range(SLOW_HEADERS)
-    ] + [threading.Thread(target=_trickle, args=(port, body_head, b"{" * 200, stop)) for _ in range(SLOW_BODIES)]
+    ] + [
+        threading.Thread(target=_trickle, args=(port, body_head, b"{" * 200, stop))
+        for _ in range(SLOW_BODIES)
+    ]
     for client in clients:
         client.start()
     timings: list[float] = []
@@ -96,7 +99,9 @@ def _served_while_slow_clients_hold_connections(port: int) -> list[float]:
     return timings
 
 
-def test_normal_requests_are_served_quickly_while_more_slow_clients_than_workers_trickle(proxy_port: int) -> None:
+def test_normal_requests_are_served_quickly_while_more_slow_clients_than_workers_trickle(
+    proxy_port: int,
+) -> None:
     timings = _served_while_slow_clients_hold_connections(proxy_port)
     assert len(timings) >= 10
     assert max(timings) < 1.0, timings
@@ -139,7 +144,9 @@ def test_a_malformed_api_request_is_a_json_400(proxy_port: int) -> None:
 def test_the_body_cap_matches_the_app_and_is_a_json_413(proxy_port: int) -> None:
     limit = 64 * 1024  # DATA_UPLOAD_MAX_MEMORY_SIZE's default; tests/test_deploy.py checks the two agree
     json_headers = {"Content-Type": "application/json"}
-    status, headers, body = request(proxy_port, "POST", "/api/leaderboard/submit", b"x" * (limit + 1), json_headers)
+    status, headers, body = request(
+        proxy_port, "POST", "/api/leaderboard/submit", b"x" * (limit + 1), json_headers
+    )
     assert status == 413
     assert headers["Content-Type"] == "application/json"
     assert json.loads(body)["error"]["code"] == "request_too_large"
@@ -174,12 +181,16 @@ class _EchoHeaders(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_the_app_gets_one_forwarded_address_the_clients_and_the_scheme(tmp_path: Path, static_root: Path) -> None:
+def test_the_app_gets_one_forwarded_address_the_clients_and_the_scheme(
+    tmp_path: Path, static_root: Path
+) -> None:
     upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EchoHeaders)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     port = free_port()
     try:
-        with nginx(port=port, upstream=f"127.0.0.1:{upstream.server_port}", static_root=static_root, prefix=tmp_path):
+        with nginx(
+            port=port, upstream=f"127.0.0.1:{upstream.server_port}", static_root=static_root, prefix=tmp_path
+        ):
             _, _, body = request(port, "GET", "/api/v1/stats", headers={"X-Forwarded-For": "203.0.113.9"})
             seen = json.loads(body)
             assert seen["X-Forwarded-For"] == "127.0.0.1"  # a client's own claim is replaced, not extended

@@ -1,9 +1,12 @@
-"""gunicorn believes X-Forwarded-Proto only when BEHIND_TLS_PROXY says a proxy overwrites it.
+"""gunicorn.conf.py, with the real gunicorn and DEBUG=false.
 
-gunicorn turns a trusted X-Forwarded-Proto into wsgi.url_scheme, and Django takes that as the truth:
-trusting loopback regardless of the setting let a client behind a same-host proxy claim HTTPS and skip
-the redirect. Each case starts the real gunicorn with gunicorn.conf.py and DEBUG=false.
+gunicorn believes X-Forwarded-Proto only when BEHIND_TLS_PROXY says a proxy overwrites it: gunicorn
+turns a trusted X-Forwarded-Proto into wsgi.url_scheme, and Django takes that as the truth, so trusting
+loopback regardless of the setting let a client behind a same-host proxy claim HTTPS and skip the
+redirect. The prometheus_client multiprocess directory starts empty.
 """
+
+from pathlib import Path
 
 import pytest
 
@@ -27,7 +30,9 @@ def start(behind_tls_proxy: str, port: int):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("behind_tls_proxy", ["false", ""])
-def test_a_loopback_client_claiming_https_is_redirected_when_no_proxy_is_trusted(behind_tls_proxy: str) -> None:
+def test_a_loopback_client_claiming_https_is_redirected_when_no_proxy_is_trusted(
+    behind_tls_proxy: str,
+) -> None:
     port = free_port()
     with start(behind_tls_proxy, port):
         status, headers, _ = get(port, "/api/v1/no-such-endpoint", {"X-Forwarded-Proto": "https"})
@@ -42,3 +47,13 @@ def test_the_proxy_on_loopback_is_believed_when_behind_a_tls_proxy() -> None:
         status, headers, _ = get(port, "/api/v1/no-such-endpoint", {"X-Forwarded-Proto": "http"})
     assert status == 301
     assert headers["Location"].startswith("https://")
+
+
+def test_the_prometheus_multiprocess_directory_is_emptied_when_gunicorn_starts(tmp_path: Path) -> None:
+    stale = tmp_path / "counter_1234.db"
+    stale.write_bytes(b"left by a previous run")
+    port = free_port()
+    env = production_env(**UNUSED, GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="1")
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path)
+    with gunicorn(env, port=port):
+        assert not stale.exists()
