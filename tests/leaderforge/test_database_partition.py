@@ -27,7 +27,8 @@ from users.models import User
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 GUNICORN_TIMEOUT = 30
-# The dead link must be noticed well inside gunicorn's timeout: keepalive idle + probes, or the user timeout.
+# Noticing the dead link (tcp_user_timeout, 6 s) plus the one reconnect Django tries on leaving the
+# transaction (the pool timeout, 5 s): well inside gunicorn's timeout.
 BOUND_SECONDS = 15
 
 
@@ -107,7 +108,7 @@ def test_a_blackholed_postgres_link_is_a_json_503_within_the_bound_and_healthz_k
                 assert outcome["status"] == 503, outcome
                 assert json.loads(outcome["body"])["error"]["code"] == "service_unavailable"  # type: ignore[arg-type]
                 assert waited < BOUND_SECONDS, f"the 503 came {waited:.1f} s after the cut"
-                assert healthz and all(status == 200 and took < 2 for status, took in healthz), healthz
+                assert healthz and all(status == 200 and took < 3 for status, took in healthz), healthz
         finally:
             listener.close()
             db_proxy.stop()

@@ -104,7 +104,7 @@ def test_normal_requests_are_served_quickly_while_more_slow_clients_than_workers
 ) -> None:
     timings = _served_while_slow_clients_hold_connections(proxy_port)
     assert len(timings) >= 10
-    assert max(timings) < 1.0, timings
+    assert max(timings) < 2.0, timings
 
 
 def request(port: int, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
