@@ -16,7 +16,8 @@ ENV PATH="/opt/venv/bin:$PATH" \
     DJANGO_SETTINGS_MODULE=leaderforge.settings \
     PORT=8000
 RUN groupadd --system --gid 10001 leaderforge \
-    && useradd --system --uid 10001 --gid leaderforge --home-dir /app --shell /usr/sbin/nologin leaderforge
+    && useradd --system --uid 10001 --gid leaderforge --home-dir /app --shell /usr/sbin/nologin leaderforge \
+    && install -d -o 10001 -g 10001 /srv/static
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 COPY --chown=10001:10001 . .
@@ -25,6 +26,8 @@ RUN DEBUG=false SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost \
     DATABASE_URL=postgres://unused@localhost/unused REDIS_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --noinput
 USER 10001
+# gunicorn listens on loopback; nginx beside it (deploy/nginx/nginx.conf) is the way in, on 8080.
+# /srv/static is where that nginx reads the collected static files (docs/deployment.md).
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]

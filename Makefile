@@ -10,7 +10,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/leaderforge
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-postgres test-embedded check format bench bench-compare bench-deps services browser-deps clean
+.PHONY: help run test test-postgres test-embedded check format bench bench-compare bench-deps services browser-deps nginx-deps clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,7 +40,10 @@ bench-deps:  ## Install wrk, the load generator of make bench
 browser-deps:  ## Install Debian's Chromium for the browser tests
 	@bin/ensure-chromium
 
-test: $(VENV)/.dev services browser-deps  ## Run the whole suite on PostgreSQL + Redis, then on the embedded default
+nginx-deps:  ## Install Debian's nginx for the reverse-proxy tests
+	@bin/ensure-nginx
+
+test: $(VENV)/.dev services browser-deps nginx-deps  ## Run the whole suite on PostgreSQL + Redis, then on the embedded default
 	$(MAKE) --no-print-directory test-postgres
 	$(MAKE) --no-print-directory test-embedded
 

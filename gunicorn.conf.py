@@ -39,5 +39,19 @@ backlog = _int("GUNICORN_BACKLOG", 2048)
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
-# Behind a load balancer or proxy on the same host; widen when it runs elsewhere.
-forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn turns X-Forwarded-Proto from these addresses into wsgi.url_scheme, which Django believes, so
+# trusting them is the decision BEHIND_TLS_PROXY makes for Django: nobody unless it is on, then the proxy's
+# addresses (the nginx in front, on loopback in the same pod by default).
+_behind_tls_proxy = os.environ.get("BEHIND_TLS_PROXY", "").strip().lower() in {"1", "true", "yes", "on"}
+forwarded_allow_ips = (
+    os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1") if _behind_tls_proxy else ""
+)
+
+
+def on_starting(server: object) -> None:
+    """Empty prometheus_client's multiprocess directory: files left by a previous run would count again."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if directory and os.path.isdir(directory):
+        for entry in os.scandir(directory):
+            if entry.is_file():
+                os.unlink(entry.path)

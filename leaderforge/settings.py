@@ -128,6 +128,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})
     # Fail fast instead of hanging when PostgreSQL is unreachable.
     DATABASES["default"]["OPTIONS"]["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 3)
+    # A blackholed link (packets dropped, no reset) must become an error well before gunicorn kills the
+    # worker: TCP keepalives notice a silent server, tcp_user_timeout aborts when sent data or probes go
+    # unacknowledged that long. A live server acknowledges both, so a slow query is never cut by them.
+    DATABASES["default"]["OPTIONS"]["keepalives"] = 1
+    DATABASES["default"]["OPTIONS"]["keepalives_idle"] = env_int("DATABASE_KEEPALIVES_IDLE", 4)
+    DATABASES["default"]["OPTIONS"]["keepalives_interval"] = env_int("DATABASE_KEEPALIVES_INTERVAL", 2)
+    DATABASES["default"]["OPTIONS"]["keepalives_count"] = env_int("DATABASE_KEEPALIVES_COUNT", 2)
+    DATABASES["default"]["OPTIONS"]["tcp_user_timeout"] = env_int("DATABASE_TCP_USER_TIMEOUT_MS", 6000)
     if env_bool("DATABASE_POOL", False):
         # Django's native psycopg pool; it replaces persistent connections.
         DATABASES["default"]["CONN_MAX_AGE"] = 0
