@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, OperationalError, connections
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 
@@ -101,6 +101,17 @@ class ReplicaRoutingMiddleware:
             return self.get_response(request)
         finally:
             _state.reset(token)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        # A replica that died in the middle of this request costs this request (a 503 from
+        # DatabaseUnavailableMiddleware); the next ones read from the primary without waiting.
+        state = _state.get()
+        if (
+            state is not None
+            and state.replica is not None
+            and isinstance(exception, (OperationalError, InterfaceError))
+        ):
+            mark_down(state.replica)
 
 
 class ReplicaRouter:
