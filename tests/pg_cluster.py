@@ -38,8 +38,11 @@ def find_bindir() -> Path | None:
         out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, timeout=10)
         if out.returncode == 0:
             candidates.append(Path(out.stdout.strip()))
+    # Debian installs each major version side by side; the newest is the one to use.
     debian = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True
+        (p for p in glob.glob("/usr/lib/postgresql/*/bin") if Path(p).parent.name.isdigit()),
+        key=lambda p: int(Path(p).parent.name),
+        reverse=True,
     )
     candidates.extend(Path(p) for p in debian)
     initdb = shutil.which("initdb")
