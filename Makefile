@@ -10,7 +10,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/leaderforge
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-postgres test-embedded check format bench bench-compare bench-deps services browser-deps nginx-deps clean
+.PHONY: help run test test-postgres test-embedded check format bench bench-compare bench-deps services browser-deps nginx-deps postgres-deps backup restore clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -43,7 +43,10 @@ browser-deps:  ## Install Debian's Chromium for the browser tests
 nginx-deps:  ## Install Debian's nginx for the reverse-proxy tests
 	@bin/ensure-nginx
 
-test: $(VENV)/.dev services browser-deps nginx-deps  ## Run the whole suite on PostgreSQL + Redis, then on the embedded default
+postgres-deps:  ## Install PostgreSQL's server programs for the backup, recovery and replica tests
+	@bin/ensure-postgres-server
+
+test: $(VENV)/.dev services browser-deps nginx-deps postgres-deps  ## Run the whole suite on PostgreSQL + Redis, then on the embedded default
 	$(MAKE) --no-print-directory test-postgres
 	$(MAKE) --no-print-directory test-embedded
 
@@ -65,6 +68,15 @@ bench: $(VENV)/.runtime services bench-deps  ## Load-test gunicorn + PostgreSQL 
 
 bench-compare: $(VENV)/.runtime services bench-deps  ## Compare gunicorn workers/threads and pooled vs persistent DB connections
 	$(PY) -m bench.run --compare $(BENCH_ARGS)
+
+# BACKUP_DATABASE_URL (else DATABASE_URL) is dumped; BACKUP_DIR (default backups/) receives the file.
+backup:  ## Dump PostgreSQL to a timestamped pg_dump custom-format file under backups/
+	@bin/backup
+
+# RESTORE_DATABASE_URL (else DATABASE_URL) is the target; FORCE=1 replaces a database that holds tables.
+restore:  ## Restore a dump: make restore FILE=backups/leaderforge-....dump (then rebuild_rank_index)
+	@test -n "$(FILE)" || { echo "Usage: make restore FILE=backups/leaderforge-<time>.dump [FORCE=1]" >&2; exit 2; }
+	@bin/restore "$(FILE)" $(if $(filter 1 true yes,$(FORCE)),--force) $(if $(JOBS),--jobs $(JOBS))
 
 format: $(VENV)/.dev  ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

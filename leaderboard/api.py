@@ -16,6 +16,7 @@ from leaderboard import selectors, serializers, services
 from leaderboard.api_auth import StaffBasicAuthentication
 from leaderboard.api_schema import ERROR_HEADERS, error_responses
 from leaderboard.api_throttles import SubmitThrottle
+from leaderboard.db_router import stale_reads_ok
 from leaderboard.errors import NotRanked, PlayerNotFound
 from users import services as user_services
 from users.models import User
@@ -137,6 +138,7 @@ class TopPlayersApi(APIView):
         parameters=[serializers.TopPlayersInput, *ERROR_HEADERS],
         responses={200: serializers.TopPlayersOutput, **error_responses(400, 401, 429, 503)},
     )
+    @stale_reads_ok
     def get(self, request: Request) -> Response:
         data = _validated(serializers.TopPlayersInput, request.query_params)
         top = selectors.get_top(limit=data["limit"])
@@ -150,6 +152,7 @@ class PlayerRankApi(APIView):
         parameters=[USER_ID_PATH, *ERROR_HEADERS],
         responses={200: serializers.PlayerRankOutput, **error_responses(400, 401, 404, 429, 503)},
     )
+    @stale_reads_ok
     def get(self, request: Request, user_id: str) -> Response:
         player_id = _user_id_from_path(user_id)
         standing = selectors.get_player_rank(user_id=player_id)
@@ -184,6 +187,7 @@ class PlayerDetailApi(APIView):
         parameters=[USER_ID_PATH, *ERROR_HEADERS],
         responses={200: serializers.PlayerDetailOutput, **error_responses(400, 401, 404, 429, 503)},
     )
+    @stale_reads_ok
     def get(self, request: Request, user_id: str) -> Response:
         player_id = _user_id_from_path(user_id)
         player = User.objects.filter(pk=player_id).only("id", "username", "date_joined").first()

@@ -19,6 +19,7 @@ from django_htmx.middleware import HtmxDetails
 
 from leaderboard import charts, ranking, selectors
 from leaderboard.page_limits import limit_page_reads
+from leaderboard.db_router import stale_reads_ok
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -83,6 +84,7 @@ def _top_size(value: str | None) -> int:
 @require_GET
 @vary_on_headers("HX-Request")
 @limit_page_reads
+@stale_reads_ok
 def home(request: HtmxHttpRequest) -> HttpResponse:
     size = _top_size(request.GET.get("n"))
     top = selectors.get_top(limit=size)
@@ -104,6 +106,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 @vary_on_headers("HX-Request")
 @limit_page_reads
+@stale_reads_ok
 def player_search(request: HtmxHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:150]
     context = {"query": query, "players": selectors.search_players(prefix=query)}
@@ -115,6 +118,7 @@ def player_search(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 @vary_on_headers("HX-Request")
 @limit_page_reads
+@stale_reads_ok
 def player_detail(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
     player = selectors.get_visible_player(user_id=user_id)
     if player is None:
@@ -133,6 +137,7 @@ def player_detail(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
 
 @require_GET
 @limit_page_reads
+@stale_reads_ok
 def player_by_name(request: HttpRequest, username: str) -> HttpResponse:
     user_id = selectors.get_visible_player_id_by_username(username=username)
     if user_id is None:

@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "csp.middleware.CSPMiddleware",
     "leaderforge.middleware.DatabaseUnavailableMiddleware",
+    "leaderboard.db_router.ReplicaRoutingMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -151,6 +152,36 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # concurrent load (same throughput, more connections in docs/PERFORMANCE.md). Raise it for batch jobs.
     parallel_workers = env_int("DATABASE_PARALLEL_WORKERS", 0)
     DATABASES["default"]["OPTIONS"]["options"] += f" -c max_parallel_workers_per_gather={parallel_workers}"
+
+# --- Read replicas ------------------------------------------------------------
+# Streaming replicas of the primary, comma-separated; empty: every query goes to the primary.
+# leaderboard.db_router sends the reads of views that accept slightly stale data to them.
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS")
+# A replica that cannot be reached within this many seconds is skipped (libpq's minimum is 2).
+DATABASE_REPLICA_CONNECT_TIMEOUT = env_int("DATABASE_REPLICA_CONNECT_TIMEOUT", 2)
+# How long an unreachable replica is left alone before it is tried again (its reads use the primary).
+DATABASE_REPLICA_RETRY_SECONDS = env_float("DATABASE_REPLICA_RETRY_SECONDS", 5.0)
+DATABASE_REPLICAS: list[str] = []
+if DATABASE_REPLICA_URLS and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_REPLICA_URLS needs a PostgreSQL DATABASE_URL.")
+for number, replica_url in enumerate(DATABASE_REPLICA_URLS, start=1):
+    replica = dj_database_url.parse(
+        replica_url, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"], conn_health_checks=True
+    )
+    # The primary's pool and statement limits, with a short connect timeout so a dead replica
+    # costs little before its reads fall back to the primary.
+    replica_options = {**DATABASES["default"]["OPTIONS"], "connect_timeout": DATABASE_REPLICA_CONNECT_TIMEOUT}
+    if "pool" in replica_options:
+        replica_options["pool"] = {
+            **replica_options["pool"],
+            "timeout": min(replica_options["pool"]["timeout"], DATABASE_REPLICA_CONNECT_TIMEOUT),
+        }
+    replica["OPTIONS"] = replica_options
+    # Under tests a replica alias is the test database itself; nothing is created for it.
+    replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[f"replica_{number}"] = replica
+    DATABASE_REPLICAS.append(f"replica_{number}")
+DATABASE_ROUTERS = ["leaderboard.db_router.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"

@@ -8,6 +8,7 @@ when it is known to be complete, otherwise SQL (correct, slower).
 import logging
 import time
 
+from leaderboard import db_router
 from leaderboard.ranking import redis_index, sql
 from leaderboard.ranking.redis_index import IndexUnavailable
 from leaderboard.ranking.rules import (
@@ -71,7 +72,10 @@ def get_top(*, board_id: int, limit: int) -> TopPlayers:
         return sql.get_top(board_id=board_id, limit=limit)
     rows = cached.rows
     if rows is None:
-        rows = sql.list_top_rows(board_id=board_id, limit=redis_index.TOP_CACHE_ROWS)
+        # The cached listing is served as current until the next write: read it from the primary,
+        # never from a replica that may not have replayed the write that emptied the cache yet.
+        with db_router.primary_reads():
+            rows = sql.list_top_rows(board_id=board_id, limit=redis_index.TOP_CACHE_ROWS)
         redis_index.fill_top(board_id=board_id, generation=cached.generation, rows=rows)
     return sql.ranked(rows[:limit], total_players=cached.total_players)
 
