@@ -335,6 +335,22 @@ def group_cpu(pgid: int) -> float | None:
     return total
 
 
+def wait_until_idle(
+    pgid: int, *, quiet_share: float = 0.05, interval: float = 0.5, limit: float = 120.0
+) -> float:
+    """Wait until a server's processes use under `quiet_share` of a core: an open-loop run leaves requests
+    queued in gunicorn's backlog after the generator gave up on them. Returns the seconds waited."""
+    began = time.monotonic()
+    last = group_cpu(pgid)
+    while last is not None and time.monotonic() - began < limit:
+        time.sleep(interval)
+        now = group_cpu(pgid)
+        if now is None or now - last < quiet_share * interval:
+            break
+        last = now
+    return time.monotonic() - began
+
+
 class ResourceSampler:
     """While load runs: the app's PostgreSQL connections, and the CPU their backends use."""
 
@@ -705,6 +721,8 @@ class Runner:
                 [*args, "--url", server.url],
                 self.target.env(self.secret_key, self.wrk_env_only()),
             )
+            # What the server still does for requests the generator gave up on is theirs too.
+            drained = wait_until_idle(server.pgid)
         app_cpu_after = group_cpu(server.pgid)
         after = read_cache_stats(self.target, self.secret_key) if track else None
         result = parse_rate_output(label, out)
@@ -715,6 +733,8 @@ class Runner:
             result.db_cpu_ms = None if db_cpu is None else 1000 * db_cpu / requests
         result.pg_connections_max = sampler.max_open
         result.cache_hit_ratio = hit_ratio(before, after)
+        if drained >= 1:
+            result.note = f"the server worked {drained:.0f} s more on requests queued when sending ended"
         if snapshot is not None:
             result.write_check = check_writes(self.target.database_url, snapshot)
         log(rate_line(result))
