@@ -487,7 +487,9 @@ MAX_PG_CONNECTIONS = 20
 MIN_BATCH_SESSIONS_PER_S = 10_000.0
 
 
-def ratio_verdict(target: RatioTarget, summary: ScenarioSummary | None) -> Verdict:
+def ratio_verdict(
+    target: RatioTarget, summary: ScenarioSummary | None, why_not: str | None = None
+) -> Verdict:
     wanted = [f">= {target.min_x_bare:.2f} x bare"]
     if target.max_cpu_ms is not None:
         wanted.append(f"<= {target.max_cpu_ms:g} ms cpu")
@@ -495,8 +497,8 @@ def ratio_verdict(target: RatioTarget, summary: ScenarioSummary | None) -> Verdi
         wanted.append(f"<= {target.max_app_ms:g}+{target.max_db_ms:g} ms cpu")
     if target.min_hit_ratio is not None:
         wanted.append(f"hits >= {100 * target.min_hit_ratio:.0f}%")
-    if summary is None or summary.x_bare is None:
-        return Verdict(target.label, "not run", ", ".join(wanted), None)
+    if why_not is not None or summary is None or summary.x_bare is None:
+        return Verdict(target.label, why_not or "not run", ", ".join(wanted), None)
     x_bare = summary.x_bare.median
     app, db = summary.median("app_cpu_ms"), summary.median("db_cpu_ms")
     hits = summary.median("cache_hit_ratio")
@@ -539,7 +541,7 @@ def mark_targets(
 ) -> list[Verdict]:
     """Every target of the table, met or not; `unavailable` says why a scenario could not run."""
     by_name = {s.name: s for s in summaries}
-    verdicts = [ratio_verdict(t, by_name.get(t.scenario)) for t in RATIO_TARGETS]
+    verdicts = [ratio_verdict(t, by_name.get(t.scenario), unavailable.get(t.scenario)) for t in RATIO_TARGETS]
     four = by_name.get("submit4")
     if four is None or four.x_bare is None:
         verdicts.append(

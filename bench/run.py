@@ -828,6 +828,9 @@ def run_scenarios(
     log(f"serving with {describe(serving)}")
     boards = read_boards(main.database_url)
     names, extra, unavailable = plan_scenarios(args, boards)
+    labels = {"submit": f"submit, {boards.default_feeds} boards"} if boards.default_feeds != 1 else {}
+    if "submit4" in extra:
+        labels["submit4"] = f"submit, {boards.most_feeds} boards ({boards.most_mode})"
 
     results: list[ScenarioResult] = []
     rates: list[RateResult] = []
@@ -853,6 +856,7 @@ def run_scenarios(
                     runner.scenario(
                         name,
                         bare if SCENARIOS[name].server == "bare" else server,
+                        labels.get(name, ""),
                         round_number=round_number,
                         extra_env=extra.get(name),
                     )

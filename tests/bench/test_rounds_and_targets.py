@@ -269,3 +269,12 @@ def test_tables_show_medians_with_their_spread_and_a_verdict_per_target() -> Non
         "rank", "500", "(500-500)", "0.50", "(0.50-0.50)", "n/a", "1.0", "2.0", "3.0", "0", "n/a", "n/a", "1.25+n/a",
     ]  # fmt: skip
     assert "| rank | 0.50 x bare, 1.25+n/a ms cpu | >= 0.65 x bare, <= 0.7 ms cpu | not met |" in markdown
+
+
+def test_a_submit_that_feeds_more_than_one_board_is_not_held_against_the_one_board_target() -> None:
+    summaries = summaries_at({"submit": 0.5}, submit={"app_cpu_ms": 1.0, "db_cpu_ms": 0.1})
+
+    verdicts = verdicts_by_target(summaries, submit="n/a (a default submit feeds 2 boards)")
+
+    assert verdicts["submit, one board"].mark == "n/a"
+    assert verdicts["submit, one board"].measured == "n/a (a default submit feeds 2 boards)"
