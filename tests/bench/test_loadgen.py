@@ -5,6 +5,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 
 import pytest
@@ -119,7 +120,10 @@ def one_at_a_time_server() -> Iterator[str]:
 
 def run(url: str, rate: float, count: int) -> list[Record]:
     requests = [Planned("bare", "GET", "/bare")] * count
-    return asyncio.run(attack(url, requests, rate=rate, timeout=10, connections=16))
+    # In a thread of its own, as in its own process: other tests (the browser's) may leave an event loop
+    # running in this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, attack(url, requests, rate=rate, timeout=10, connections=16)).result()
 
 
 def test_every_request_is_timed_from_its_own_slot_of_the_schedule(quick_server: str) -> None:
