@@ -2,7 +2,8 @@
 
 Saturation scenarios run in interleaved rounds; each round's req/s is divided by the bare DRF view's and
 the app's /healthz req/s of the same round, and the tables show the median of the rounds with the
-min-max. Figures are held against TARGETS and marked "met" / "not met".
+min-max. Figures are held against the targets below (RATIO_TARGETS, P95_TARGETS_MS, ...) and marked
+"met", "not met" or "n/a".
 """
 
 import json

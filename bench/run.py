@@ -1110,6 +1110,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.rounds < 1 or args.rate <= 0 or args.rate_duration <= 0:
+        raise SystemExit("--rounds, --rate and --rate-duration must be positive.")
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: `apt-get install -y wrk` (Debian/Ubuntu), then run again.")
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
