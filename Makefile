@@ -62,11 +62,13 @@ check: $(VENV)/.dev  ## Lint, format check and type check
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/hadolint Dockerfile
 
-# BENCH_DATABASE_URL / BENCH_REDIS_URL choose the servers; BENCH_ARGS passes options (python -m bench.run -h).
-bench: $(VENV)/.runtime services bench-deps  ## Load-test gunicorn + PostgreSQL + Redis at 1M players (seeds once)
+# BENCH_DATABASE_URL / BENCH_REDIS_URL choose the servers; BENCH_ARGS passes options (python -m bench.run -h),
+# e.g. BENCH_ARGS=--write-docs to rewrite the figures in docs/PERFORMANCE.md. The fixed-rate generator is
+# Python (aiohttp, uvloop: requirements-dev.txt).
+bench: $(VENV)/.dev services bench-deps  ## Load-test gunicorn + PostgreSQL + Redis at 1M players (seeds once)
 	$(PY) -m bench.run $(BENCH_ARGS)
 
-bench-compare: $(VENV)/.runtime services bench-deps  ## Compare gunicorn workers/threads and pooled vs persistent DB connections
+bench-compare: $(VENV)/.dev services bench-deps  ## Compare gunicorn workers/threads and pooled vs persistent DB connections
 	$(PY) -m bench.run --compare $(BENCH_ARGS)
 
 # BACKUP_DATABASE_URL (else DATABASE_URL) is dumped; BACKUP_DIR (default backups/) receives the file.

@@ -1,10 +1,15 @@
 """Benchmark LeaderForge the way production serves it: seeded PostgreSQL, Redis, gunicorn, driven by wrk.
 
-    python -m bench.run              # the scenarios at 1M players, then rank cost at 10K/100K/1M
+    python -m bench.run              # 1M players: saturation rounds, the fixed-rate run, rank cost by size
+    python -m bench.run --players 10000 --sessions 50000 --duration 3 --warmup 1 --skip-scaling
     python -m bench.run --compare    # serving configurations against each other (workers, threads, pool)
 
-Figures are printed and written to bench/results/ and docs/PERFORMANCE.md; nothing is asserted.
-Every process the bench starts is stopped when it ends, fails or is interrupted.
+Saturation scenarios (wrk) run in --rounds interleaved rounds next to a bare DRF view served by its own
+gunicorn, and are reported as medians of the rounds, as ratios to that view and to the app's /healthz.
+Then a fixed offered rate of the mix (bench.loadgen, latency from each request's intended send time) and
+uncached top reads (bench.probe). Figures are printed, held against the targets and written to
+bench/results/; docs/PERFORMANCE.md only with --write-docs. Nothing is asserted. Every process the bench
+starts is stopped when it ends, fails or is interrupted.
 """
 
 import argparse
@@ -34,13 +39,26 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from bench.report import (
+    RateResult,
     ScenarioResult,
+    ScenarioSummary,
+    Verdict,
     format_table,
     hit_ratio,
+    mark_targets,
     markdown_table,
+    md_table,
+    parse_rate_output,
     parse_wrk_output,
+    rate_line,
+    rate_tables,
     replace_marked_section,
+    round_tables,
     set_ceiling_ratios,
+    set_round_ratios,
+    summarise_rounds,
+    target_tables,
+    text_table,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,8 +72,36 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/leaderforge_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
 BENCH_RATE_LIMITS = ("LEADERBOARD_READ_RATE_PER_CLIENT", "LEADERBOARD_SUBMIT_RATE_PER_API_KEY")
 BENCH_RATE_LIMIT = "1000000/s"
-SCENARIOS = ("health", "rank", "top", "submit", "mix")
-WRITING_SCENARIOS = ("submit", "mix")
+GENERATOR_TIMEOUT = 900  # seconds: a fixed-rate run longer than this is stopped
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A saturation scenario: which wrk script, against which server, with what extra settings."""
+
+    name: str
+    label: str
+    script: str
+    server: str = "app"  # "bare": the bare DRF view's own gunicorn
+    writes: bool = False
+    reads_top: bool = False  # the top cache's counters are read around it
+    items_per_request: int = 1
+
+
+BATCH_SIZE = 100
+SCENARIO_LIST = (
+    Scenario("bare", "bare DRF view", "bare", server="bare"),
+    Scenario("health", "health", "health"),
+    Scenario("rank", "rank", "rank"),
+    Scenario("top", "top (cached)", "top", reads_top=True),
+    Scenario("submit", "submit, one board", "submit", writes=True),
+    Scenario("submit4", "submit, four boards", "submit", writes=True),
+    Scenario("batch", f"batch submit x{BATCH_SIZE}", "batch", writes=True, items_per_request=BATCH_SIZE),
+    Scenario("mix", "mix 70/20/10", "mix", writes=True, reads_top=True),
+)
+SCENARIOS = {s.name: s for s in SCENARIO_LIST}
+# The bare view always runs: every ratio is against it.
+CHOOSABLE = tuple(name for name in SCENARIOS if name != "bare")
 # Smaller boards for the rank cost curve: (suffix of the database name, players, sessions).
 SCALES = (("10k", 10_000, 50_000), ("100k", 100_000, 500_000))
 
@@ -197,36 +243,74 @@ def global_board_id(conn: psycopg.Connection[Any]) -> int:
 @dataclass
 class WriteSnapshot:
     last_session_id: int
-    board_total: int
+    board_totals: dict[int, int]
 
 
 def snapshot_writes(url: str) -> WriteSnapshot:
     with connect(url) as conn:
-        board_id = global_board_id(conn)
-        row = conn.execute(
-            "SELECT (SELECT COALESCE(MAX(id), 0) FROM game_session),"
-            " (SELECT COALESCE(SUM(total_score), 0) FROM leaderboard WHERE board_id = %s)",
-            [board_id],
-        ).fetchone()
-    assert row is not None
-    return WriteSnapshot(last_session_id=int(row[0]), board_total=int(row[1]))
+        # One statement, one snapshot.
+        rows = conn.execute(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM game_session), b.id,"
+            " (SELECT COALESCE(SUM(total_score), 0) FROM leaderboard e WHERE e.board_id = b.id)"
+            " FROM leaderboard_board b WHERE b.is_active"
+        ).fetchall()
+    if not rows:
+        raise SystemExit("The bench database has no active board; was it migrated?")
+    return WriteSnapshot(last_session_id=int(rows[0][0]), board_totals={int(r[1]): int(r[2]) for r in rows})
 
 
 def check_writes(url: str, before: WriteSnapshot) -> dict[str, Any]:
-    """Points of the sessions created since `before` against the growth of the global board's totals."""
+    """Per active board: the points of the sessions created since `before` that count towards it (not
+    void, of a visible player, of the board's game mode unless it takes every mode) against the growth
+    of the board's totals. `ok` when every board grew by exactly its points."""
     with connect(url) as conn:
-        board_id = global_board_id(conn)
-        # One statement, one snapshot: both sums see the same committed submits.
-        row = conn.execute(
-            "SELECT (SELECT COUNT(*) FROM game_session WHERE id > %(last)s AND NOT is_void),"
-            " (SELECT COALESCE(SUM(score), 0) FROM game_session WHERE id > %(last)s AND NOT is_void),"
-            " (SELECT COALESCE(SUM(total_score), 0) FROM leaderboard WHERE board_id = %(board)s)",
-            {"last": before.last_session_id, "board": board_id},
-        ).fetchone()
-    assert row is not None
-    sessions, points, board_total = (int(v) for v in row)
-    growth = board_total - before.board_total
-    return {"sessions": sessions, "points": points, "board_growth": growth, "ok": points == growth}
+        # One statement, one snapshot: both sides see the same committed submits.
+        rows = conn.execute(
+            "WITH new AS (SELECT s.score, s.game_mode FROM game_session s JOIN users u ON u.id = s.user_id"
+            "  WHERE s.id > %(last)s AND NOT s.is_void AND NOT u.is_hidden)"
+            " SELECT b.id, b.slug, (SELECT COUNT(*) FROM new),"
+            "  (SELECT COALESCE(SUM(score), 0) FROM new WHERE b.game_mode = '' OR new.game_mode = b.game_mode),"
+            "  (SELECT COALESCE(SUM(total_score), 0) FROM leaderboard e WHERE e.board_id = b.id)"
+            " FROM leaderboard_board b WHERE b.is_active ORDER BY b.id",
+            {"last": before.last_session_id},
+        ).fetchall()
+    boards = []
+    for board_id, slug, _, points, total in rows:
+        if int(board_id) in before.board_totals:
+            growth = int(total) - before.board_totals[int(board_id)]
+            boards.append(
+                {"board": slug, "points": int(points), "board_growth": growth, "ok": int(points) == growth}
+            )
+    sessions = int(rows[0][2]) if rows else 0
+    return {
+        "sessions": sessions,
+        "points": max((b["points"] for b in boards), default=0),
+        "boards": boards,
+        "ok": bool(boards) and all(b["ok"] for b in boards),
+    }
+
+
+@dataclass(frozen=True)
+class Boards:
+    """How many active boards a submit feeds: with the API's default game mode, and at most (and how)."""
+
+    default_feeds: int
+    most_feeds: int
+    most_mode: str
+
+
+def read_boards(url: str, default_mode: str = "solo") -> Boards:
+    with connect(url) as conn:
+        rows = conn.execute("SELECT game_mode FROM leaderboard_board WHERE is_active").fetchall()
+    modes = [str(r[0]) for r in rows]
+    every = sum(1 for m in modes if m == "")
+
+    def feeds(mode: str) -> int:
+        return every + sum(1 for m in modes if m == mode)
+
+    candidates = {m for m in modes if m} | {default_mode}
+    most_mode = max(sorted(candidates), key=feeds)
+    return Boards(default_feeds=feeds(default_mode), most_feeds=feeds(most_mode), most_mode=most_mode)
 
 
 def process_cpu(pid: int) -> tuple[int, float] | None:
@@ -249,6 +333,22 @@ def group_cpu(pgid: int) -> float | None:
         if entry.name.isdigit() and (cpu := process_cpu(int(entry.name))) and cpu[0] == pgid:
             total += cpu[1]
     return total
+
+
+def wait_until_idle(
+    pgid: int, *, quiet_share: float = 0.05, interval: float = 0.5, limit: float = 120.0
+) -> float:
+    """Wait until a server's processes use under `quiet_share` of a core: an open-loop run leaves requests
+    queued in gunicorn's backlog after the generator gave up on them. Returns the seconds waited."""
+    began = time.monotonic()
+    last = group_cpu(pgid)
+    while last is not None and time.monotonic() - began < limit:
+        time.sleep(interval)
+        now = group_cpu(pgid)
+        if now is None or now - last < quiet_share * interval:
+            break
+        last = now
+    return time.monotonic() - began
 
 
 class ResourceSampler:
@@ -443,11 +543,21 @@ class Server:
 
 @contextmanager
 def serve(
-    children: Children, target: Target, secret_key: str, extra_env: Mapping[str, str], log_path: Path
+    children: Children,
+    target: Target,
+    secret_key: str,
+    extra_env: Mapping[str, str],
+    log_path: Path,
+    *,
+    settings_module: str = "leaderforge.settings",
+    health_path: str = "/healthz",
 ) -> Iterator[Server]:
     """Run gunicorn with production settings on a free local port; yield its base URL."""
     port = free_port()
-    env = target.env(secret_key, {**extra_env, "GUNICORN_BIND": f"127.0.0.1:{port}"})
+    env = target.env(
+        secret_key,
+        {**extra_env, "GUNICORN_BIND": f"127.0.0.1:{port}", "DJANGO_SETTINGS_MODULE": settings_module},
+    )
     env.pop("GUNICORN_ACCESS_LOG", None)
     with open(log_path, "ab") as log_file:
         process = children.start(
@@ -459,25 +569,26 @@ def serve(
         )
     server = Server(f"http://127.0.0.1:{port}", process.pid)
     try:
-        wait_until_healthy(server.url, process, log_path)
+        wait_until_healthy(server.url + health_path, process, log_path)
         yield server
     finally:
         children.stop(process, grace=float(env.get("GUNICORN_GRACEFUL_TIMEOUT", "20")) + 5)
 
 
-def wait_until_healthy(base_url: str, process: subprocess.Popen[Any], log_path: Path) -> None:
+def wait_until_healthy(url: str, process: subprocess.Popen[Any], log_path: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"gunicorn exited with {process.returncode}; see {log_path}")
         try:
-            with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
+            request = urllib.request.Request(url, headers={"X-Forwarded-Proto": "https"})
+            with urllib.request.urlopen(request, timeout=2) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.3)
-    raise SystemExit(f"gunicorn did not answer /healthz within 60 s; see {log_path}")
+    raise SystemExit(f"gunicorn did not answer {url} within 60 s; see {log_path}")
 
 
 def read_cache_stats(target: Target, secret_key: str) -> dict[str, Any] | None:
@@ -542,17 +653,32 @@ class Runner:
     wrk_env: dict[str, str]
     track_cache: bool = True
 
-    def scenario(self, name: str, server: Server, label: str = "") -> ScenarioResult:
+    def scenario(
+        self,
+        name: str,
+        server: Server,
+        label: str = "",
+        *,
+        round_number: int = 1,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> ScenarioResult:
+        spec = SCENARIOS[name]
+        env = {**self.wrk_env, **(extra_env or {})}
+        # Taken before the warm-up, whose writes the check covers too.
+        writes = snapshot_writes(self.target.database_url) if spec.writes else None
         if self.load.warmup:
-            wrk(self.children, name, server.url, self.load.warmup, self.load, self.wrk_env)
-        before = read_cache_stats(self.target, self.secret_key) if self.track_cache else None
+            wrk(self.children, spec.script, server.url, self.load.warmup, self.load, env)
+        track = self.track_cache and spec.reads_top
+        before = read_cache_stats(self.target, self.secret_key) if track else None
         app_cpu_before = group_cpu(server.pgid)
         with ResourceSampler(self.target.database_url) as sampler:
-            out = wrk(self.children, name, server.url, self.load.duration, self.load, self.wrk_env)
+            out = wrk(self.children, spec.script, server.url, self.load.duration, self.load, env)
         app_cpu_after = group_cpu(server.pgid)
-        after = read_cache_stats(self.target, self.secret_key) if self.track_cache else None
+        after = read_cache_stats(self.target, self.secret_key) if track else None
         result = parse_wrk_output(name, out)
-        result.label = label or name
+        result.label = label or spec.label
+        result.round = round_number
+        result.items_per_request = spec.items_per_request
         result.pg_connections_max = sampler.max_open
         result.pg_active_max = sampler.max_active
         result.cache_hit_ratio = hit_ratio(before, after)
@@ -560,11 +686,80 @@ class Runner:
             result.app_cpu_ms = 1000 * (app_cpu_after - app_cpu_before) / result.requests
             db_cpu = sampler.database_cpu
             result.db_cpu_ms = None if db_cpu is None else 1000 * db_cpu / result.requests
+        if writes is not None:
+            result.write_check = check_writes(self.target.database_url, writes)
         log(
-            f"{result.label}: {result.rps:,.0f} req/s, p99 {result.p99_ms:.1f} ms, {result.errors} errors"
+            f"round {round_number} {result.label}: {result.rps:,.0f} req/s, p99 {result.p99_ms:.1f} ms,"
+            f" {result.errors} errors"
             + (f" (statuses {result.statuses})" if result.errors else "")
+            + (
+                ""
+                if result.write_check is None
+                else f"; write check {'ok' if result.write_check['ok'] else 'MISMATCH'}"
+            )
         )
         return result
+
+    def rate(
+        self,
+        label: str,
+        server: Server,
+        args: list[str],
+        *,
+        module: str = "bench.loadgen",
+        writes: bool = False,
+    ) -> RateResult:
+        """A fixed-rate run of bench.loadgen (or the uncached-top probe), with CPU, connections and checks."""
+        snapshot = snapshot_writes(self.target.database_url) if writes else None
+        track = self.track_cache and label == "mix"
+        before = read_cache_stats(self.target, self.secret_key) if track else None
+        app_cpu_before = group_cpu(server.pgid)
+        with ResourceSampler(self.target.database_url) as sampler:
+            out = run_generator(
+                self.children,
+                module,
+                [*args, "--url", server.url],
+                self.target.env(self.secret_key, self.wrk_env_only()),
+            )
+            # What the server still does for requests the generator gave up on is theirs too.
+            drained = wait_until_idle(server.pgid)
+        app_cpu_after = group_cpu(server.pgid)
+        after = read_cache_stats(self.target, self.secret_key) if track else None
+        result = parse_rate_output(label, out)
+        requests = sum(e.requests for e in result.endpoints.values())
+        if app_cpu_before is not None and app_cpu_after is not None and requests:
+            result.app_cpu_ms = 1000 * (app_cpu_after - app_cpu_before) / requests
+            db_cpu = sampler.database_cpu
+            result.db_cpu_ms = None if db_cpu is None else 1000 * db_cpu / requests
+        result.pg_connections_max = sampler.max_open
+        result.cache_hit_ratio = hit_ratio(before, after)
+        if drained >= 1:
+            result.note = f"the server worked {drained:.0f} s more on requests queued when sending ended"
+        if snapshot is not None:
+            result.write_check = check_writes(self.target.database_url, snapshot)
+        log(rate_line(result))
+        return result
+
+    def wrk_env_only(self) -> dict[str, str]:
+        return {k: v for k, v in self.wrk_env.items() if k.startswith("BENCH_")}
+
+
+def run_generator(children: Children, module: str, args: list[str], env: dict[str, str]) -> str:
+    process = children.start(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        out, _ = process.communicate(timeout=GENERATOR_TIMEOUT)
+    finally:
+        children.stop(process)
+    if process.returncode:
+        raise SystemExit(f"{module} failed ({process.returncode}):\n{out}")
+    return out
 
 
 def wrk_environment(players: Players, skip_file: Path, api_key: str) -> dict[str, str]:
@@ -581,6 +776,43 @@ def wrk_environment(players: Players, skip_file: Path, api_key: str) -> dict[str
 # --- the runs ---------------------------------------------------------------------
 
 
+def probe_batch_endpoint(base_url: str, api_key: str, player: int) -> str | None:
+    """None when POST /api/v1/sessions/batch takes a one-session batch, else why the scenario cannot run."""
+    body = json.dumps({"sessions": [{"user_id": player, "score": 1}]}).encode()
+    headers = {"Content-Type": "application/json", "X-Forwarded-Proto": "https"}
+    if api_key:
+        headers["Authorization"] = f"Api-Key {api_key}"
+    request = urllib.request.Request(f"{base_url}/api/v1/sessions/batch", data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+            return None
+    except urllib.error.HTTPError as exc:
+        if exc.code in (404, 405):
+            return "n/a (no batch endpoint)"
+        return f"n/a (the batch endpoint answered {exc.code} to one session)"
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+        return f"n/a (the batch endpoint did not answer: {exc})"
+
+
+def plan_scenarios(
+    args: argparse.Namespace, boards: Boards
+) -> tuple[list[str], dict[str, dict[str, str]], dict[str, str]]:
+    """The scenarios to run each round, their extra wrk settings, and why any asked for cannot run."""
+    names = ["bare", *(n for n in CHOOSABLE if n in args.scenarios)]
+    extra: dict[str, dict[str, str]] = {"batch": {"BENCH_BATCH_SIZE": str(BATCH_SIZE)}}
+    unavailable: dict[str, str] = {}
+    if boards.default_feeds != 1:
+        unavailable["submit"] = f"n/a (a default submit feeds {boards.default_feeds} boards)"
+    if "submit4" in names:
+        if boards.most_feeds >= 4:
+            extra["submit4"] = {"BENCH_GAME_MODE": boards.most_mode}
+        else:
+            names.remove("submit4")
+            unavailable["submit4"] = "n/a (needs more boards)"
+    return names, extra, unavailable
+
+
 def run_scenarios(
     args: argparse.Namespace, children: Children, run_dir: Path, secret_key: str
 ) -> dict[str, Any]:
@@ -590,23 +822,53 @@ def run_scenarios(
     players = read_players(main.database_url)
     api_key = create_api_key(main, secret_key, commands)
     runner = Runner(
-        children, main, secret_key, load, wrk_environment(players, run_dir / "unranked-1m.txt", api_key)
+        children, main, secret_key, load, wrk_environment(players, run_dir / "unranked.txt", api_key)
     )
     serving = serving_settings(main.env(secret_key))
     log(f"serving with {describe(serving)}")
+    boards = read_boards(main.database_url)
+    names, extra, unavailable = plan_scenarios(args, boards)
+    labels = {"submit": f"submit, {boards.default_feeds} boards"} if boards.default_feeds != 1 else {}
+    if "submit4" in extra:
+        labels["submit4"] = f"submit, {boards.most_feeds} boards ({boards.most_mode})"
 
-    before = snapshot_writes(main.database_url)
-    with serve(children, main, secret_key, {}, run_dir / "gunicorn.log") as server:
-        results = [runner.scenario(name, server) for name in args.scenarios]
-    submit_check = (
-        check_writes(main.database_url, before) if set(args.scenarios) & set(WRITING_SCENARIOS) else None
-    )
-    by_name = {r.name: r for r in results}
-    if "health" in by_name:
-        set_ceiling_ratios(results, by_name["health"])
+    results: list[ScenarioResult] = []
+    rates: list[RateResult] = []
+    with (
+        serve(children, main, secret_key, {}, run_dir / "gunicorn.log") as server,
+        serve(
+            children,
+            main,
+            secret_key,
+            {},
+            run_dir / "gunicorn-bare.log",
+            settings_module="bench.bare_settings",
+            health_path="/bare",
+        ) as bare,
+    ):
+        if "batch" in names and (why := probe_batch_endpoint(server.url, api_key, players.min_id)):
+            names.remove("batch")
+            unavailable["batch"] = why
+        log(f"{args.rounds} rounds of: {', '.join(names)}")
+        for round_number in range(1, args.rounds + 1):
+            for name in names:
+                results.append(
+                    runner.scenario(
+                        name,
+                        bare if SCENARIOS[name].server == "bare" else server,
+                        labels.get(name, ""),
+                        round_number=round_number,
+                        extra_env=extra.get(name),
+                    )
+                )
+        if not args.skip_rate:
+            rates = run_rates(args, runner, server, bare)
+    set_round_ratios(results)
+    summaries = summarise_rounds(results)
 
     scaling: list[dict[str, Any]] = []
-    if not args.skip_scaling and "rank" in by_name:
+    rank = next((s for s in summaries if s.name == "rank"), None)
+    if not args.skip_scaling and rank is not None:
         for suffix, n_players, n_sessions in SCALES:
             small = Target(
                 with_database(args.database_url, f"{database_name(args.database_url)}_{suffix}"),
@@ -623,20 +885,64 @@ def run_scenarios(
                 wrk_environment(read_players(small.database_url), run_dir / f"unranked-{suffix}.txt", ""),
                 track_cache=False,
             )
-            with serve(children, small, secret_key, {}, run_dir / f"gunicorn-{suffix}.log") as server:
-                result = small_runner.scenario("rank", server, label=f"rank @ {n_players:,}")
+            with serve(children, small, secret_key, {}, run_dir / f"gunicorn-{suffix}.log") as small_server:
+                result = small_runner.scenario("rank", small_server, label=f"rank @ {n_players:,}")
             scaling.append({"players": n_players, **result.as_dict()})
-        scaling.append({"players": args.players, **by_name["rank"].as_dict()})
+        scaling.append(
+            {
+                "players": args.players,
+                "p50_ms": rank.median("p50_ms"),
+                "p99_ms": rank.median("p99_ms"),
+            }
+        )
 
+    verdicts = mark_targets(summaries, rates, unavailable=unavailable)
     return {
         "serving": serving,
         "load": vars(load),
+        "rounds": args.rounds,
+        "boards": vars(boards),
         "data": dict(zip(("players", "sessions"), data_counts(main.database_url), strict=True)),
-        "scenarios": [r.as_dict() for r in results],
-        "submit_check": submit_check,
+        "scenarios": [s.as_dict() for s in summaries],
+        "rates": [r.as_dict() for r in rates],
+        "unavailable": unavailable,
+        "targets": [{**vars(v), "verdict": v.mark} for v in verdicts],
         "scaling": scaling,
-        "_results": results,
+        "_summaries": summaries,
+        "_rates": rates,
+        "_verdicts": verdicts,
     }
+
+
+def run_rates(args: argparse.Namespace, runner: Runner, server: Server, bare: Server) -> list[RateResult]:
+    """The generator against the bare view (can it hold the rate here?), the mix, then uncached top."""
+    common = ["--rate", str(args.rate), "--connections", str(args.rate_connections)]
+    check_seconds = min(args.rate_duration, 5)
+    rates = [
+        runner.rate("generator check", bare, [*common, "--duration", str(check_seconds), "--mix", "bare=1"]),
+        runner.rate(
+            "mix",
+            server,
+            [*common, "--duration", str(args.rate_duration), "--mix", args.rate_mix],
+            writes=True,
+        ),
+    ]
+    if args.uncached_top_rate > 0:
+        rates.append(
+            runner.rate(
+                "top uncached",
+                server,
+                [
+                    "top-uncached",
+                    "--rate",
+                    str(args.uncached_top_rate),
+                    "--duration",
+                    str(args.uncached_top_duration),
+                ],
+                module="bench.probe",
+            )
+        )
+    return rates
 
 
 def compare_target(args: argparse.Namespace) -> tuple[Target, str]:
@@ -699,38 +1005,39 @@ def write_docs(section: str, content: str) -> None:
     log(f"updated the {section} section of {PERFORMANCE_DOC.relative_to(ROOT)}")
 
 
-def summarise_scenarios(outcome: dict[str, Any], started: str) -> str:
-    results: list[ScenarioResult] = outcome["_results"]
-    data = outcome["data"]
+def scenario_report(outcome: dict[str, Any], started: str, markdown: bool) -> str:
+    """Every figure of a run as tables: the rounds, the fixed-rate runs, and the targets."""
+    table = md_table if markdown else text_table
+    summaries: list[ScenarioSummary] = outcome["_summaries"]
+    rates: list[RateResult] = outcome["_rates"]
+    verdicts: list[Verdict] = outcome["_verdicts"]
+    data, load = outcome["data"], outcome["load"]
     lines = [
-        f"Run of {started}: {data['players']:,} players, {data['sessions']:,} sessions, "
-        f"{os.cpu_count()} CPUs; {describe(outcome['serving'])}; wrk {outcome['load']['threads']} threads x "
-        f"{outcome['load']['connections']} connections, {outcome['load']['duration']} s per scenario "
-        f"after {outcome['load']['warmup']} s of warm-up.",
+        f"Run of {started}: {data['players']:,} players, {data['sessions']:,} sessions, {os.cpu_count()} CPUs;"
+        f" {describe(outcome['serving'])}; wrk {load['threads']} threads x {load['connections']} connections,"
+        f" {load['duration']} s per scenario after {load['warmup']} s of warm-up, {outcome['rounds']} interleaved"
+        " rounds: medians (min-max) of the rounds; x bare and x health are against the bare DRF view and"
+        " /healthz of the same round.",
         "",
-        markdown_table(results),
+        table(*round_tables(summaries)),
         "",
     ]
-    check = outcome["submit_check"]
-    if check:
-        lines.append(submit_check_line(check))
+    if rates:
+        lines += [
+            "Fixed offered rate (bench.loadgen; latency from each request's intended send time):",
+            "",
+            table(*rate_tables(rates)),
+            "",
+            *(f"- {rate_line(r)}" for r in rates),
+            "",
+        ]
+    lines += ["Targets:", "", table(*target_tables(verdicts))]
+    for check in (c for s in summaries for c in s.write_checks):
+        if not check["ok"]:
+            lines += ["", f"Write check MISMATCH: {json.dumps(check)}"]
     if outcome["scaling"]:
-        lines.append("")
-        lines.append(scaling_line(outcome["scaling"]))
+        lines += ["", scaling_line(outcome["scaling"])]
     return "\n".join(lines)
-
-
-def submit_check_line(check: Mapping[str, Any]) -> str:
-    if not check["sessions"]:
-        verdict = "NOTHING TO CHECK, no submit succeeded"
-    elif check["ok"]:
-        verdict = "OK, no point lost or counted twice"
-    else:
-        verdict = "MISMATCH"
-    return (
-        f"Submit check: {check['sessions']:,} sessions created during the run with {check['points']:,} "
-        f"points; the global board's totals grew by {check['board_growth']:,}: {verdict}."
-    )
 
 
 def scaling_line(scaling: list[dict[str, Any]]) -> str:
@@ -759,7 +1066,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--duration", type=int, default=12, help="seconds measured per scenario")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up before each scenario")
-    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        choices=CHOOSABLE,
+        default=list(CHOOSABLE),
+        help="saturation scenarios (the bare DRF view always runs; submit4 and batch only where they can)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds of the saturation scenarios"
+    )
+    parser.add_argument("--rate", type=float, default=1000.0, help="offered req/s of the fixed-rate run")
+    parser.add_argument("--rate-duration", type=float, default=30.0, help="seconds of the fixed-rate run")
+    parser.add_argument("--rate-mix", default="rank=70,top=20,submit=10", help="endpoint shares of it")
+    parser.add_argument("--rate-connections", type=int, default=256, help="most connections it opens")
+    parser.add_argument(
+        "--uncached-top-rate",
+        type=float,
+        default=10.0,
+        help="req/s of uncached top reads, one at a time (0: skip)",
+    )
+    parser.add_argument("--uncached-top-duration", type=float, default=10.0)
+    parser.add_argument("--skip-rate", action="store_true", help="skip the fixed-rate and uncached-top runs")
     parser.add_argument("--skip-scaling", action="store_true", help="skip rank latency at 10K/100K players")
     parser.add_argument("--compare", action="store_true", help="compare serving configurations instead")
     parser.add_argument("--compare-duration", type=int, default=8)
@@ -771,16 +1099,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=10_000,
         help="board size for --compare (small, so the serving stack rather than SQL ranking is measured)",
     )
-    parser.add_argument("--no-docs", action="store_true", help="do not update docs/PERFORMANCE.md")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where each run's folder goes")
+    parser.add_argument(
+        "--write-docs",
+        action="store_true",
+        help="rewrite the figures in docs/PERFORMANCE.md (off: the tree stays clean)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.rounds < 1 or args.rate <= 0 or args.rate_duration <= 0:
+        raise SystemExit("--rounds, --rate and --rate-duration must be positive.")
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: `apt-get install -y wrk` (Debian/Ubuntu), then run again.")
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    run_dir = RESULTS_DIR / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = args.results_dir / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run_dir.mkdir(parents=True, exist_ok=True)
     secret_key = secrets.token_urlsafe(40)
     children = Children()
@@ -800,18 +1135,15 @@ def main(argv: list[str] | None = None) -> int:
             print("\n" + format_table(outcome["_results"]))
         else:
             outcome = run_scenarios(args, children, run_dir, secret_key)
-            section, summary = "bench", summarise_scenarios(outcome, started)
-            print("\n" + format_table(outcome["_results"]))
-            if outcome["submit_check"]:
-                print(submit_check_line(outcome["submit_check"]))
-            if outcome["scaling"]:
-                print(scaling_line(outcome["scaling"]))
+            section, summary = "bench", scenario_report(outcome, started, markdown=True)
+            print("\n" + scenario_report(outcome, started, markdown=False))
     except Interrupted:
         log("interrupted; stopping what the bench started")
         return 130
     finally:
         children.stop_all()
-    outcome.pop("_results")
+    for key in [k for k in outcome if k.startswith("_")]:
+        outcome.pop(key)
     record = {
         "started": started,
         "seconds": round(time.monotonic() - began, 1),
@@ -820,8 +1152,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     results_file = run_dir / ("compare.json" if args.compare else "results.json")
     results_file.write_text(json.dumps(record, indent=2) + "\n")
-    log(f"raw results in {results_file.relative_to(ROOT)}; took {record['seconds']:.0f} s")
-    if not args.no_docs:
+    shown = results_file.relative_to(ROOT) if results_file.is_relative_to(ROOT) else results_file
+    log(f"raw results in {shown}; took {record['seconds']:.0f} s")
+    if args.write_docs:
         write_docs(section, summary)
     return 0
 

@@ -1,6 +1,7 @@
 -- Shared by every scenario: random players, per-thread status counts, and a JSON report from done().
 -- Settings come from the environment: BENCH_MIN_ID/BENCH_MAX_ID (player ids to draw from),
--- BENCH_SKIP_IDS (a file of ids to never draw: players without a rank) and BENCH_API_KEY.
+-- BENCH_SKIP_IDS (a file of ids to never draw: players without a rank), BENCH_API_KEY, and
+-- BENCH_GAME_MODE (the game mode of submits; empty: the API's default) and BENCH_BATCH_SIZE.
 
 local threads = {}
 
@@ -16,6 +17,8 @@ function init(args)
   min_id = tonumber(os.getenv("BENCH_MIN_ID") or "1")
   max_id = tonumber(os.getenv("BENCH_MAX_ID") or "1")
   api_key = os.getenv("BENCH_API_KEY") or ""
+  game_mode = os.getenv("BENCH_GAME_MODE") or ""
+  batch_size = tonumber(os.getenv("BENCH_BATCH_SIZE") or "100")
   skip = {}
   local skip_file = os.getenv("BENCH_SKIP_IDS") or ""
   if skip_file ~= "" then
@@ -43,7 +46,7 @@ function top_request()
   return wrk.format("GET", "/api/leaderboard/top?limit=10")
 end
 
-function submit_request()
+local function json_headers()
   -- wrk.format uses either its headers argument or wrk.headers: start from the latter.
   local headers = { ["Content-Type"] = "application/json" }
   for name, value in pairs(wrk.headers) do
@@ -52,8 +55,28 @@ function submit_request()
   if api_key ~= "" then
     headers["Authorization"] = "Api-Key " .. api_key
   end
-  local body = string.format('{"user_id": %d, "score": %d}', math.random(min_id, max_id), math.random(1, 10000))
-  return wrk.format("POST", "/api/leaderboard/submit", headers, body)
+  return headers
+end
+
+local function session_json()
+  local mode = ""
+  if game_mode ~= "" then
+    mode = string.format(', "game_mode": "%s"', game_mode)
+  end
+  return string.format('{"user_id": %d, "score": %d%s}', math.random(min_id, max_id), math.random(1, 10000), mode)
+end
+
+function submit_request()
+  return wrk.format("POST", "/api/leaderboard/submit", json_headers(), session_json())
+end
+
+function batch_request()
+  local sessions = {}
+  for i = 1, batch_size do
+    sessions[i] = session_json()
+  end
+  local body = '{"sessions": [' .. table.concat(sessions, ", ") .. "]}"
+  return wrk.format("POST", "/api/v1/sessions/batch", json_headers(), body)
 end
 
 function response(status, headers, body)

@@ -1,4 +1,4 @@
--- The ceiling: a trivial endpoint of the same app, through the same server and middleware.
+-- The app's own liveness check: a trivial endpoint through the same server and middleware.
 dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "common.lua")
 
 function request()
