@@ -6,6 +6,7 @@ Per board, under one hash tag so every key of a board lives in one Redis Cluster
   ready    string       present only while the index is known to be complete
   z:next, h:next, rebuilding   the index being rebuilt, and the flag that routes live writes to it too
   top, top:min, top:ids, top:gen   cached top rows, what would invalidate them, and a fill guard
+  stats    hash         hits and misses of the cached top
 Each write carries the entry's version; Lua scripts apply it only if it is newer, so a late or
 repeated write can never put an older total back. Calls go through `redis_client` and its breaker.
 """
@@ -161,6 +162,7 @@ class BoardKeys:
     top_min: str
     top_ids: str
     top_gen: str
+    stats: str
 
     @classmethod
     def for_board(cls, board_id: int) -> "BoardKeys":
@@ -177,11 +179,8 @@ class BoardKeys:
             top_min=f"{tag}:top:min",
             top_ids=f"{tag}:top:ids",
             top_gen=f"{tag}:top:gen",
+            stats=f"{tag}:stats",
         )
-
-
-def stats_key() -> str:
-    return f"{settings.RANK_INDEX_KEY_PREFIX}:stats"
 
 
 def is_enabled() -> bool:
@@ -343,7 +342,7 @@ class CachedTop:
 
 def read_top(*, board_id: int) -> CachedTop:
     k = BoardKeys.for_board(board_id)
-    result = _call(lambda: _run(READ_TOP, [k.z, k.ready, k.top, k.top_gen, stats_key()], []))
+    result = _call(lambda: _run(READ_TOP, [k.z, k.ready, k.top, k.top_gen, k.stats], []))
     _require_ready(result, board_id)
     _, rows, generation, players = result
     return CachedTop(
@@ -371,8 +370,16 @@ def _require_ready(result: list[Any], board_id: int) -> None:
 
 
 def cache_stats() -> dict[str, int]:
-    raw: dict[bytes, bytes] = _call(lambda: _client().hgetall(stats_key()))  # type: ignore[arg-type,return-value]
-    return {key.decode(): int(value) for key, value in raw.items()}
+    """Hits and misses summed over the boards (each board counts under its own hash tag)."""
+    from leaderboard.ranking.sql import list_board_ids
+
+    totals: dict[str, int] = {}
+    for board_id in list_board_ids():
+        key = BoardKeys.for_board(board_id).stats
+        raw: dict[bytes, bytes] = _call(lambda key=key: _client().hgetall(key))  # type: ignore[misc,arg-type]
+        for name, value in raw.items():
+            totals[name.decode()] = totals.get(name.decode(), 0) + int(value)
+    return totals
 
 
 def is_ready(board_id: int) -> bool:
