@@ -74,14 +74,14 @@ def test_the_index_follows_the_master_through_a_sentinel_failover(
     wait_until(lambda: sentinels.current_master_port() == sentinels.replica_port, 30, "the sentinels' switch")
 
     # The app's writes land on the new master within the bound.
-    new_master = Redis(port=sentinels.replica_port)
+    new_master = Redis(port=sentinels.replica_port, decode_responses=True)
     score = 1
     while True:
         submit(client, players[0], score)
         entry = new_master.hget(h, str(players[0].pk))
         expected = sql.get_standing(board_id=board_id, user_id=players[0].pk)
         assert expected is not None
-        if entry and entry.decode().split("|")[1] == str(expected.total_score):
+        if entry and str(entry).split("|")[1] == str(expected.total_score):
             break
         assert time.monotonic() - started < FOLLOW_BOUND_SECONDS, "the app did not follow the new master"
         time.sleep(0.2)
