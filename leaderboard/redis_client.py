@@ -85,6 +85,13 @@ def close_breaker() -> None:
     _breaker.close()
 
 
+class _CacheCluster(RedisCluster):
+    """django-redis reads many cache keys with one MGET; across slots that needs one per slot."""
+
+    def mget(self, keys: Any, *args: Any) -> Any:
+        return self.mget_nonatomic(keys, *args)
+
+
 class ClusterConnectionFactory(ConnectionFactory):  # type: ignore[type-arg]
     """django-redis connection factory for Redis Cluster: one `RedisCluster` per process.
 
@@ -109,7 +116,7 @@ class ClusterConnectionFactory(ConnectionFactory):  # type: ignore[type-arg]
         params.pop("parser_class")
         others = [urlsplit(u) for u in urls[1:]]
         try:
-            return RedisCluster.from_url(
+            return _CacheCluster.from_url(
                 params.pop("url"),
                 startup_nodes=[ClusterNode(u.hostname, u.port or 6379) for u in others],
                 **params,

@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 from redis import Redis
+from redis.crc import key_slot
+
+from leaderboard import redis_client
 
 SETTINGS_FILE = Path(__file__).resolve().parent.parent / "leaderforge" / "settings.py"
 
@@ -64,6 +67,8 @@ def settings_from_env(env: dict[str, str]) -> Any:
     module = importlib.util.module_from_spec(spec)
     saved = dict(os.environ)
     try:
+        for name in ("REDIS_URL", "REDIS_CLUSTER", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER"):
+            os.environ.pop(name, None)
         os.environ.update({"DEBUG": "true", **env})
         spec.loader.exec_module(module)
     finally:
@@ -79,6 +84,21 @@ def use_redis(settings: Any, env: dict[str, str]) -> None:
     caches = probe.CACHES
     caches["default"]["OPTIONS"].update(SOCKET_TIMEOUT=0.5, SOCKET_CONNECT_TIMEOUT=0.5)
     settings.CACHES = caches
+
+
+def check_script_slots(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Fail any script call whose keys span hash slots; return the keys of every call seen."""
+    calls: list[list[str]] = []
+    real_run_script = redis_client.run_script
+
+    def run_script_checking_slots(source: str, keys: list[str], args: list[Any], pipe: Any = None) -> Any:
+        slots = {key_slot(key.encode()) for key in keys}
+        assert len(slots) <= 1, f"keys of one script in several slots: {keys}"
+        calls.append(keys)
+        return real_run_script(source, keys, args, pipe)
+
+    monkeypatch.setattr(redis_client, "run_script", run_script_checking_slots)
+    return calls
 
 
 class _Servers:

@@ -4,6 +4,7 @@ listing, rate limits and a full rebuild, each on keys spread over the cluster's 
 from collections import Counter
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db.models import Sum
 from django.test import Client
@@ -15,9 +16,14 @@ from leaderboard.ranking import redis_index, sql
 from leaderboard.ranking.redis_index import BoardKeys
 from tests.factories import make_player
 from tests.leaderboard.test_concurrency import run_in_threads
-from tests.redis_cluster import PrivateCluster
+from tests.redis_cluster import PrivateCluster, check_script_slots
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _one_slot_per_script(on_cluster: PrivateCluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    check_script_slots(monkeypatch)
 
 
 def assert_every_player_ranked_as_sql(board_id: int, players) -> None:  # type: ignore[no-untyped-def]
@@ -139,3 +145,15 @@ def test_rebuild_rank_index_rebuilds_every_board_on_the_cluster(
             == LeaderboardEntry.objects.filter(board_id=board_id).count()
         )
         assert_every_player_ranked_as_sql(board_id, players)
+
+
+def test_the_django_cache_works_across_the_clusters_slots(on_cluster: PrivateCluster) -> None:
+    values = {f"key-{n}": n for n in range(20)}  # spread over all three masters
+    cache.set_many(values)
+    assert cache.get_many(list(values)) == values
+    assert cache.get("key-3") == 3
+    cache.delete_many(["key-1", "key-2"])
+    assert cache.get_many(["key-1", "key-2", "key-3"]) == {"key-3": 3}
+    assert cache.incr("key-4") == 5
+    cache.delete_pattern("key-1*")  # type: ignore[attr-defined]
+    assert cache.get("key-10") is None and cache.get("key-4") == 5
