@@ -205,18 +205,18 @@ class PrivateCluster(_Servers):
 class PrivateSentinels(_Servers):
     """A master, its replica and 3 sentinels (quorum 2) that notice a dead master within a second."""
 
-    MASTER_NAME = "lfmaster"
-
     def __init__(self) -> None:
         super().__init__()
         self.master_port, self.replica_port, *self.sentinel_ports = free_ports(5)
+        # A name of its own: django-redis keeps one pool per process for each master name.
+        self.master_name = f"lfmaster{self.master_port}"
 
     @property
     def env(self) -> dict[str, str]:
         return {
             "REDIS_URL": "redis://sentinel-master/0",
             "REDIS_SENTINELS": ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports),
-            "REDIS_SENTINEL_MASTER": self.MASTER_NAME,
+            "REDIS_SENTINEL_MASTER": self.master_name,
         }
 
     def start(self) -> None:
@@ -231,9 +231,9 @@ class PrivateSentinels(_Servers):
             config = Path(self.dir) / f"sentinel-{port}.conf"
             config.write_text(
                 f"port {port}\nbind 127.0.0.1\n"
-                f"sentinel monitor {self.MASTER_NAME} 127.0.0.1 {self.master_port} 2\n"
-                f"sentinel down-after-milliseconds {self.MASTER_NAME} 1000\n"
-                f"sentinel failover-timeout {self.MASTER_NAME} 10000\n"
+                f"sentinel monitor {self.master_name} 127.0.0.1 {self.master_port} 2\n"
+                f"sentinel down-after-milliseconds {self.master_name} 1000\n"
+                f"sentinel failover-timeout {self.master_name} 10000\n"
             )
             self.spawn(port, str(config), "--sentinel")
         wait_until(self._watched_by_all, 30, "sentinels that know the master, its replica and each other")
@@ -243,16 +243,16 @@ class PrivateSentinels(_Servers):
 
     def _watched_by_all(self) -> bool:
         for port in self.sentinel_ports:
-            master: dict[str, Any] = self.sentinel(port).sentinel_master(self.MASTER_NAME)  # type: ignore[assignment]
+            master: dict[str, Any] = self.sentinel(port).sentinel_master(self.master_name)  # type: ignore[assignment]
             if master["num-slaves"] < 1 or master["num-other-sentinels"] < 2:
                 return False
         return (
-            self.sentinel(self.sentinel_ports[0]).sentinel_slaves(self.MASTER_NAME)[0]["master-link-status"]
+            self.sentinel(self.sentinel_ports[0]).sentinel_slaves(self.master_name)[0]["master-link-status"]
             == "ok"
         )
 
     def current_master_port(self) -> int:
         address: tuple[str, int] = self.sentinel(self.sentinel_ports[0]).sentinel_get_master_addr_by_name(  # type: ignore[assignment]
-            self.MASTER_NAME
+            self.master_name
         )
         return int(address[1])

@@ -15,7 +15,7 @@ from leaderboard.ranking import redis_index, sql
 from leaderboard.ranking.redis_index import BoardKeys
 from tests.factories import make_player
 from tests.leaderboard.test_concurrency import run_in_threads
-from tests.redis_cluster import PrivateCluster, require_redis_server, use_redis, wait_until
+from tests.redis_cluster import PrivateCluster, free_ports, require_redis_server, use_redis, wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -104,3 +104,22 @@ def test_the_master_of_a_boards_slot_dies_under_load_and_nothing_is_lost(
             board_id=board_id, user_id=player.pk
         )
     assert ranking.get_top(board_id=board_id, limit=100) == sql.get_top(board_id=board_id, limit=100)
+
+
+def test_a_cluster_unreachable_from_the_start_degrades_to_sql(settings, api_key_headers) -> None:  # type: ignore[no-untyped-def]
+    (port,) = free_ports(1)  # nothing listens there
+    use_redis(settings, {"REDIS_URL": f"redis://127.0.0.1:{port}/0", "REDIS_CLUSTER": "true"})
+    redis_index.reset_state()
+    player = make_player()
+    client = Client(headers=api_key_headers)
+    for score in (5, 7):
+        response = client.post(
+            "/api/leaderboard/submit",
+            {"user_id": player.pk, "score": score},
+            content_type="application/json",
+        )
+        assert response.status_code == 201, response.content
+        assert response.json()["total_score"] in (5, 12)
+    rank = Client().get(f"/api/leaderboard/rank/{player.pk}")
+    assert rank.status_code == 200 and rank.json()["total_score"] == 12
+    assert Client().get("/api/leaderboard/top").json()["top_players"][0]["user_id"] == player.pk

@@ -51,8 +51,9 @@ def submit(client: Client, player, score: int) -> None:  # type: ignore[no-untyp
     assert response.status_code == 201, response.content
 
 
+@pytest.mark.parametrize("failover", ["SENTINEL FAILOVER", "master killed"])
 def test_the_index_follows_the_master_through_a_sentinel_failover(
-    sentinels: PrivateSentinels, api_key_headers: dict[str, str]
+    failover: str, sentinels: PrivateSentinels, api_key_headers: dict[str, str]
 ) -> None:
     assert isinstance(redis_client.client().connection_pool, SentinelConnectionPool)
     client = Client(headers=api_key_headers)
@@ -68,9 +69,12 @@ def test_the_index_follows_the_master_through_a_sentinel_failover(
     assert Redis(port=sentinels.master_port).hexists(h, str(players[0].pk))
 
     started = time.monotonic()
-    sentinels.sentinel(sentinels.sentinel_ports[0]).execute_command(
-        "SENTINEL", "FAILOVER", sentinels.MASTER_NAME
-    )
+    if failover == "master killed":
+        sentinels.kill(sentinels.master_port)  # noticed after down-after-milliseconds (1 s)
+    else:
+        sentinels.sentinel(sentinels.sentinel_ports[0]).execute_command(
+            "SENTINEL", "FAILOVER", sentinels.master_name
+        )
     wait_until(lambda: sentinels.current_master_port() == sentinels.replica_port, 30, "the sentinels' switch")
 
     # The app's writes land on the new master within the bound.
