@@ -4,15 +4,24 @@ Every call goes through one circuit breaker, so when Redis is away requests fail
 of each waiting for a socket timeout. Failures surface as `RedisUnavailable`, which callers
 turn into their fallback (SQL ranks, open limits). django-redis's IGNORE_EXCEPTIONS covers only
 the cache API, not this raw client, hence the breaker and the catch here.
+
+The client is the cache's own django-redis connection, so one pool serves both. Its topology
+comes from settings: a standalone URL, Sentinel (django-redis's SentinelClient), or Redis
+Cluster (`ClusterConnectionFactory` below hands django-redis a redis-py `RedisCluster`).
 """
 
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import pybreaker
 from django.conf import settings
+from django_redis.pool import ConnectionFactory
 from redis import Redis
-from redis.exceptions import RedisError
+from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, RedisError
 
 T = TypeVar("T")
 
@@ -53,6 +62,11 @@ def call(operation: Callable[[], T]) -> T:
 
 def run_script(source: str, keys: list[str], args: list[Any], pipe: Any = None) -> Any:
     """Run a Lua script by its hash (redis-py loads it on first use); queue it on `pipe` if given."""
+    if isinstance(pipe, ClusterPipeline):
+        # A cluster pipeline cannot load a missing script on the node it lands on (a replica
+        # promoted by a failover starts with an empty script cache), so it sends the source;
+        # Redis still compiles each script once.
+        return pipe.execute_command("EVAL", source, len(keys), *keys, *args)
     if source not in _scripts:
         _scripts[source] = client().register_script(source)
     return _scripts[source](keys=keys, args=args, client=pipe or client())
@@ -69,3 +83,47 @@ def breaker_is_open() -> bool:
 
 def close_breaker() -> None:
     _breaker.close()
+
+
+class _CacheCluster(RedisCluster):
+    """django-redis reads many cache keys with one MGET; across slots that needs one per slot."""
+
+    def mget(self, keys: Any, *args: Any) -> Any:
+        return self.mget_nonatomic(keys, *args)
+
+
+class ClusterConnectionFactory(ConnectionFactory):  # type: ignore[type-arg]
+    """django-redis connection factory for Redis Cluster: one `RedisCluster` per process.
+
+    django-redis has no cluster client of its own; its connection factory is the documented
+    extension point, and redis-py's `RedisCluster` does the slot routing, the MOVED/ASK
+    redirections and the topology refresh after a failover. OPTIONS["CLUSTER_STARTUP_NODES"]
+    lists the URLs of the nodes to discover the cluster from.
+    """
+
+    _clusters: dict[tuple[str, ...], RedisCluster] = {}
+    _lock = threading.Lock()
+
+    def connect(self, url: str) -> RedisCluster:  # type: ignore[override]
+        urls = tuple(self.options.get("CLUSTER_STARTUP_NODES") or [url])
+        with self._lock:
+            if urls not in self._clusters:
+                self._clusters[urls] = self._new_cluster(urls)
+            return self._clusters[urls]
+
+    def _new_cluster(self, urls: tuple[str, ...]) -> RedisCluster:
+        params = self.make_connection_params(urls[0])
+        params.pop("parser_class")
+        others = [urlsplit(u) for u in urls[1:]]
+        try:
+            return _CacheCluster.from_url(
+                params.pop("url"),
+                startup_nodes=[ClusterNode(u.hostname, u.port or 6379) for u in others],
+                **params,
+            )
+        except RedisClusterException as exc:
+            # No startup node answered: the same as Redis being down, so callers fall back.
+            raise RedisConnectionError(str(exc)) from exc
+
+    def disconnect(self, connection: Any) -> None:
+        connection.disconnect_connection_pools()

@@ -8,6 +8,8 @@ production variables are required, so production can never run on the defaults.
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 from corsheaders.defaults import default_headers
@@ -219,17 +221,45 @@ AXES_VERBOSE = False
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if not REDIS_URL and not DEBUG:
     raise ImproperlyConfigured("REDIS_URL must be set when DEBUG is off (see .env.example).")
+# Redis Cluster: REDIS_URL lists one or more startup nodes, comma-separated (db 0 only).
+REDIS_CLUSTER = env_bool("REDIS_CLUSTER", False)
+# Sentinel: the sentinels (host:port,...) and the name of the master they watch; REDIS_URL then
+# gives only the credentials and db, its host is replaced by the master's name.
+REDIS_SENTINELS = env_list("REDIS_SENTINELS")
+REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER", "")
+_redis_location = REDIS_URL
+_redis_topology: dict[str, Any] = {}
+if REDIS_URL and REDIS_CLUSTER:
+    # django-redis reads a comma-separated LOCATION as a master and its read replicas, so the
+    # startup nodes go in an option of the cluster connection factory instead.
+    _redis_location = env_list("REDIS_URL")[0]
+    _redis_topology = {
+        "CONNECTION_FACTORY": "leaderboard.redis_client.ClusterConnectionFactory",
+        "CLUSTER_STARTUP_NODES": env_list("REDIS_URL"),
+    }
+elif REDIS_URL and REDIS_SENTINELS:
+    if not REDIS_SENTINEL_MASTER:
+        raise ImproperlyConfigured("REDIS_SENTINELS needs REDIS_SENTINEL_MASTER (see .env.example).")
+    _credentials = urlsplit(REDIS_URL).netloc.rpartition("@")[0]
+    _master = f"{_credentials}@{REDIS_SENTINEL_MASTER}" if _credentials else REDIS_SENTINEL_MASTER
+    _redis_location = urlunsplit(urlsplit(REDIS_URL)._replace(netloc=_master))
+    _redis_topology = {
+        "CLIENT_CLASS": "django_redis.client.SentinelClient",
+        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+        "SENTINELS": [(host, int(port)) for host, _, port in (s.rpartition(":") for s in REDIS_SENTINELS)],
+    }
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": _redis_location,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "lf"),
             "OPTIONS": {
                 "SOCKET_CONNECT_TIMEOUT": env_float("REDIS_CONNECT_TIMEOUT", 0.5),
                 "SOCKET_TIMEOUT": env_float("REDIS_SOCKET_TIMEOUT", 0.5),
                 # A Redis outage must degrade the cache, not fail requests.
                 "IGNORE_EXCEPTIONS": True,
+                **_redis_topology,
             },
         }
     }

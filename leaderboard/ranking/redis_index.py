@@ -6,6 +6,7 @@ Per board, under one hash tag so every key of a board lives in one Redis Cluster
   ready    string       present only while the index is known to be complete
   z:next, h:next, rebuilding   the index being rebuilt, and the flag that routes live writes to it too
   top, top:min, top:ids, top:gen   cached top rows, what would invalidate them, and a fill guard
+  stats    hash         hits and misses of the cached top
 Each write carries the entry's version; Lua scripts apply it only if it is newer, so a late or
 repeated write can never put an older total back. Calls go through `redis_client` and its breaker.
 """
@@ -161,6 +162,7 @@ class BoardKeys:
     top_min: str
     top_ids: str
     top_gen: str
+    stats: str
 
     @classmethod
     def for_board(cls, board_id: int) -> "BoardKeys":
@@ -177,11 +179,8 @@ class BoardKeys:
             top_min=f"{tag}:top:min",
             top_ids=f"{tag}:top:ids",
             top_gen=f"{tag}:top:gen",
+            stats=f"{tag}:stats",
         )
-
-
-def stats_key() -> str:
-    return f"{settings.RANK_INDEX_KEY_PREFIX}:stats"
 
 
 def is_enabled() -> bool:
@@ -214,11 +213,17 @@ def _run(source: str, keys: list[str], args: list[Any], client: Any = None) -> A
     return redis_client.run_script(source, keys, args, pipe=client)
 
 
-def _call(operation: Callable[[], T]) -> T:
+def _call(operation: Callable[[], T], *, reads_index: bool = False) -> T:
+    # After missed writes, the first call that reaches Redis again starts the recovery only once
+    # it has answered: what it read is from the index that missed them, so it is not served.
+    missed_before = reads_index and _missed_writes.is_set()
     try:
-        return redis_client.call(operation)
+        result = redis_client.call(operation)
     except redis_client.RedisUnavailable as exc:
         raise IndexUnavailable(str(exc)) from exc
+    if missed_before:
+        raise IndexUnavailable("the rank index missed writes; it is rebuilt before it is served again")
+    return result
 
 
 def _after_redis_success() -> None:
@@ -268,12 +273,15 @@ def apply_changes(states: list[EntryState]) -> dict[int, tuple[int, int]]:
             _run(APPLY_LIVE, keys, _payload_args(board_states), client=pipe)
         return list(pipe.execute())
 
+    missed_before = _missed_writes.is_set()
     try:
         results = _call(write)
     except IndexUnavailable:
         _missed_writes.set()
         log.warning("Rank index write skipped (Redis unavailable); it will be rebuilt on recovery.")
         return {}
+    if missed_before:
+        return {}  # placements read from an index that missed writes: SQL answers them
     return {
         board_id: (int(result[1]), int(result[2]))
         for board_id, result in zip(by_board, results, strict=True)
@@ -311,7 +319,7 @@ class IndexedStanding:
 def read_standing(*, board_id: int, user_id: int) -> IndexedStanding | None:
     """The player's entry and position; None if the index holds no entry for them."""
     k = BoardKeys.for_board(board_id)
-    result = _call(lambda: _run(READ_STANDING, [k.z, k.h, k.ready], [user_id]))
+    result = _call(lambda: _run(READ_STANDING, [k.z, k.h, k.ready], [user_id]), reads_index=True)
     _require_ready(result, board_id)
     _, entry, above, players = result
     if not entry:
@@ -329,7 +337,7 @@ def read_standing(*, board_id: int, user_id: int) -> IndexedStanding | None:
 def read_placement(*, board_id: int, user_id: int, total_score: int) -> tuple[int, int]:
     """(players with a strictly higher total, players on the board once this one is on it)."""
     k = BoardKeys.for_board(board_id)
-    result = _call(lambda: _run(READ_PLACEMENT, [k.z, k.ready], [total_score, user_id]))
+    result = _call(lambda: _run(READ_PLACEMENT, [k.z, k.ready], [total_score, user_id]), reads_index=True)
     _require_ready(result, board_id)
     return int(result[1]), int(result[2])
 
@@ -343,7 +351,7 @@ class CachedTop:
 
 def read_top(*, board_id: int) -> CachedTop:
     k = BoardKeys.for_board(board_id)
-    result = _call(lambda: _run(READ_TOP, [k.z, k.ready, k.top, k.top_gen, stats_key()], []))
+    result = _call(lambda: _run(READ_TOP, [k.z, k.ready, k.top, k.top_gen, k.stats], []), reads_index=True)
     _require_ready(result, board_id)
     _, rows, generation, players = result
     return CachedTop(
@@ -371,8 +379,16 @@ def _require_ready(result: list[Any], board_id: int) -> None:
 
 
 def cache_stats() -> dict[str, int]:
-    raw: dict[bytes, bytes] = _call(lambda: _client().hgetall(stats_key()))  # type: ignore[arg-type,return-value]
-    return {key.decode(): int(value) for key, value in raw.items()}
+    """Hits and misses summed over the boards (each board counts under its own hash tag)."""
+    from leaderboard.ranking.sql import list_board_ids
+
+    totals: dict[str, int] = {}
+    for board_id in list_board_ids():
+        key = BoardKeys.for_board(board_id).stats
+        raw: dict[bytes, bytes] = _call(lambda key=key: _client().hgetall(key))  # type: ignore[misc,arg-type]
+        for name, value in raw.items():
+            totals[name.decode()] = totals.get(name.decode(), 0) + int(value)
+    return totals
 
 
 def is_ready(board_id: int) -> bool:

@@ -1,0 +1,125 @@
+"""The master holding a board's slot dies under a submit load: its replica takes over, no accepted
+point is lost, stale ranks are never served as ready, and the rebuilt index equals PostgreSQL."""
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.db.models import Sum
+from django.test import Client
+
+from leaderboard import ranking, selectors
+from leaderboard.models import GameSession, LeaderboardEntry
+from leaderboard.ranking import redis_index, sql
+from leaderboard.ranking.redis_index import BoardKeys
+from tests.factories import make_player
+from tests.leaderboard.test_concurrency import run_in_threads
+from tests.redis_cluster import PrivateCluster, free_ports, require_redis_server, use_redis, wait_until
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+SUBMITTERS = 5
+MAX_SUBMITS_PER_THREAD = 300
+
+
+@pytest.fixture
+def cluster(settings) -> Iterator[PrivateCluster]:  # type: ignore[no-untyped-def]
+    """A cluster of this test's own: the test kills one of its masters."""
+    require_redis_server()
+    cluster = PrivateCluster()
+    try:
+        cluster.start()
+        use_redis(settings, cluster.env)
+        redis_index.reset_state()
+        yield cluster
+    finally:
+        cluster.stop_all()
+
+
+def test_the_master_of_a_boards_slot_dies_under_load_and_nothing_is_lost(
+    cluster: PrivateCluster, api_key_headers: dict[str, str]
+) -> None:
+    players = [make_player() for _ in range(30)]
+    board_id = selectors.get_default_board_ref().id
+    redis_index.rebuild(board_id=board_id)
+    master, replica = cluster.master_and_replica_of(BoardKeys.for_board(board_id).z)
+    accepted_points: list[int] = []
+    failures: list[str] = []
+    stop = threading.Event()
+    promoted_after: list[float] = []
+
+    def submit_until_stopped(index: int) -> None:
+        client = Client(headers=api_key_headers)
+        for n in range(MAX_SUBMITS_PER_THREAD):
+            if stop.is_set():
+                return
+            score = (n % 5) + 1
+            response = client.post(
+                "/api/leaderboard/submit",
+                {"user_id": players[(index * 7 + n) % len(players)].pk, "score": score},
+                content_type="application/json",
+            )
+            if response.status_code == 201:
+                accepted_points.append(score)
+            else:
+                failures.append(f"submit {response.status_code}")
+
+    def conduct() -> None:
+        time.sleep(1.0)
+        killed_at = time.monotonic()
+        cluster.kill(master)
+        wait_until(lambda: cluster.role(replica) == "master", 30, "the replica's promotion")
+        wait_until(
+            lambda: all(cluster.node(p).cluster("INFO")["cluster_state"] == "ok" for p in cluster.processes),
+            30,
+            "cluster_state:ok after the failover",
+        )
+        promoted_after.append(time.monotonic() - killed_at)
+        time.sleep(1.5)  # submits go on against the new master
+        stop.set()
+
+    errors = run_in_threads(1 + SUBMITTERS, lambda i: conduct() if i == 0 else submit_until_stopped(i))
+
+    assert errors == [] and failures == []
+    assert promoted_after and promoted_after[0] < 15
+    # PostgreSQL's view: every accepted submit counted once.
+    assert GameSession.objects.count() == len(accepted_points)
+    assert LeaderboardEntry.objects.aggregate(total=Sum("total_score"))["total"] == sum(accepted_points)
+
+    # Writes that could not reach the dying master were noticed: whatever Redis holds now, no
+    # read serves a rank that disagrees with PostgreSQL.
+    redis_index.close_breaker()
+    for player in players:
+        assert ranking.get_standing(board_id=board_id, user_id=player.pk) == sql.get_standing(
+            board_id=board_id, user_id=player.pk
+        )
+    assert ranking.rank_source(board_id=board_id) == "sql"  # the index is no longer trusted
+
+    # Rebuilt on the new master, the index is served again and exact.
+    redis_index.rebuild(board_id=board_id)
+    assert ranking.rank_source(board_id=board_id) == "redis"
+    for player in players:
+        assert ranking.get_standing(board_id=board_id, user_id=player.pk) == sql.get_standing(
+            board_id=board_id, user_id=player.pk
+        )
+    assert ranking.get_top(board_id=board_id, limit=100) == sql.get_top(board_id=board_id, limit=100)
+
+
+def test_a_cluster_unreachable_from_the_start_degrades_to_sql(settings, api_key_headers) -> None:  # type: ignore[no-untyped-def]
+    (port,) = free_ports(1)  # nothing listens there
+    use_redis(settings, {"REDIS_URL": f"redis://127.0.0.1:{port}/0", "REDIS_CLUSTER": "true"})
+    redis_index.reset_state()
+    player = make_player()
+    client = Client(headers=api_key_headers)
+    for score in (5, 7):
+        response = client.post(
+            "/api/leaderboard/submit",
+            {"user_id": player.pk, "score": score},
+            content_type="application/json",
+        )
+        assert response.status_code == 201, response.content
+        assert response.json()["total_score"] in (5, 12)
+    rank = Client().get(f"/api/leaderboard/rank/{player.pk}")
+    assert rank.status_code == 200 and rank.json()["total_score"] == 12
+    assert Client().get("/api/leaderboard/top").json()["top_players"][0]["user_id"] == player.pk
