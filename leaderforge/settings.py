@@ -140,6 +140,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     parallel_workers = env_int("DATABASE_PARALLEL_WORKERS", 0)
     DATABASES["default"]["OPTIONS"]["options"] += f" -c max_parallel_workers_per_gather={parallel_workers}"
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Concurrent writers on the embedded default: a write transaction takes the write lock when it
+    # begins (IMMEDIATE), so waiting writers queue in SQLite's busy handler for up to `timeout`
+    # seconds instead of failing "database is locked" when a read lock cannot be upgraded. WAL lets
+    # reads go on during a write; synchronous=NORMAL is durable across a crash of the app under WAL.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env_float("SQLITE_BUSY_TIMEOUT", 20.0),
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"
 
