@@ -107,7 +107,8 @@ class RegisterPlayerInput(serializers.Serializer):
     username = StrictRegexField(
         r"^[\w.@+-]+\Z", max_length=150, error_messages={"invalid": "Letters, digits and @/./+/-/_ only."}
     )
-    email = StrictEmailField(required=False, default="")
+    # The column holds 254 characters (the longest deliverable address); longer would not fit.
+    email = StrictEmailField(required=False, default="", max_length=254)
 
 
 class PlayerOutput(serializers.Serializer):

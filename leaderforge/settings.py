@@ -76,6 +76,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "leaderforge.middleware.RejectNulBytesMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "csp.middleware.CSPMiddleware",
     "leaderforge.middleware.DatabaseUnavailableMiddleware",
@@ -217,7 +218,7 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["leaderboard.api_parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": ["leaderboard.api_auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["leaderboard.api_auth.HasApiKeyOrPublicRead"],
     "UNAUTHENTICATED_USER": None,
