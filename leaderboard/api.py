@@ -16,7 +16,6 @@ from leaderboard.api_schema import ERROR_HEADERS, error_responses
 from leaderboard.api_throttles import SubmitThrottle
 from leaderboard.errors import NotRanked, PlayerNotFound
 from users import services as user_services
-from users.models import User
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_FORMAT = re.compile(r"[\x21-\x7e]{1,255}")
@@ -152,7 +151,7 @@ class PlayerRankApi(APIView):
         player_id = _user_id_from_path(user_id)
         standing = selectors.get_player_rank(user_id=player_id)
         if standing is None:
-            if not User.objects.filter(pk=player_id).exists():
+            if selectors.get_visible_player(user_id=player_id) is None:
                 raise PlayerNotFound(f"No player with id {player_id}.")
             raise NotRanked(f"Player {player_id} has no score on this board yet.")
         return Response(RANK_OUTPUT.to_representation(standing))
@@ -184,7 +183,8 @@ class PlayerDetailApi(APIView):
     )
     def get(self, request: Request, user_id: str) -> Response:
         player_id = _user_id_from_path(user_id)
-        player = User.objects.filter(pk=player_id).only("id", "username", "date_joined").first()
+        # The same rule as the pages: a hidden player does not exist for the public.
+        player = selectors.get_visible_player(user_id=player_id)
         if player is None:
             raise PlayerNotFound(f"No player with id {player_id}.")
         body = {
