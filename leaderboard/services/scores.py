@@ -218,8 +218,12 @@ def _rebuild_board(*, board_id: int, game_mode: str, user_ids: list[int] | None)
 
 
 def rebuild_player_entries(*, user_id: int) -> None:
-    """Recount one player on every board from their counted sessions."""
-    for board in selectors.list_active_boards():
+    """Recount one player on every board from their counted sessions.
+
+    Every board, inactive ones too: their entries stay readable, and a hidden player's removal
+    took them off all boards, so a restore or a void must reach all of them.
+    """
+    for board in selectors.list_boards():
         _rebuild_board(board_id=board.id, game_mode=board.game_mode, user_ids=[user_id])
     publish_entries_changed(user_ids=[user_id])
 
