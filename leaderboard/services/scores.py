@@ -11,7 +11,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from leaderboard import plausibility, ranking, selectors
-from leaderboard.errors import PlayerNotFound
+from leaderboard.errors import PlayerNotFound, TotalScoreLimit
 from leaderboard.models import GameSession, ScoreBaseline
 from users.models import User
 
@@ -37,6 +37,11 @@ class SubmittedScore:
 # Entry versions only grow, even across delete and re-insert: at least the previous one plus
 # one, and at least the change's time in microseconds. The rank index keeps the newest.
 NEXT_VERSION = "CASE WHEN leaderboard.version + 1 > EXCLUDED.version THEN leaderboard.version + 1 ELSE EXCLUDED.version END"
+
+
+# The largest total any path counts exactly: the rank index keeps totals as Redis sorted-set
+# scores (doubles), exact up to 2**53. Far below BIGINT's 2**63 - 1, so the SQL sum cannot overflow.
+MAX_TOTAL_SCORE = 2**53 - 1
 
 
 def _version_at(moment: datetime) -> int:
@@ -78,6 +83,13 @@ def submit_score(*, user_id: int, score: int, game_mode: str) -> SubmittedScore:
             )
             for board in selectors.list_boards_for_mode(game_mode=game_mode)
         }
+    over = [e for e in entries.values() if e.total_score > MAX_TOTAL_SCORE]
+    if over:
+        # Raised inside the transaction: the upserts roll back and nothing is recorded.
+        raise TotalScoreLimit(
+            f"This score would take the player's total past {MAX_TOTAL_SCORE}, the largest total "
+            f"a board counts exactly (it is {over[0].total_score - score} now)."
+        )
     history = entries.get(selectors.get_default_board_ref().id)
     reason = plausibility.flag_reason(
         score=score,
