@@ -27,6 +27,11 @@ class TotalScoreLimit(LeaderboardError):
     status = 409
 
 
+class InvalidUsername(LeaderboardError):
+    code = "invalid_username"
+    status = 400
+
+
 class UsernameTaken(LeaderboardError):
     code = "username_taken"
     status = 409

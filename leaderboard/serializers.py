@@ -5,7 +5,9 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from leaderboard.errors import InvalidUsername
 from leaderboard.services.scores import MAX_TOTAL_SCORE
+from users import usernames
 
 MAX_ID = 2**63 - 1  # the largest value a BIGINT primary key can hold
 
@@ -113,6 +115,13 @@ class RegisterPlayerInput(serializers.Serializer):
     )
     # The column holds 254 characters (the longest deliverable address); longer would not fit.
     email = StrictEmailField(required=False, default="", max_length=254)
+
+    def validate_username(self, value: str) -> str:
+        # NFKC, no invisible characters, one script: the rules of users.usernames.
+        try:
+            return usernames.check_username(value)
+        except InvalidUsername as exc:
+            raise serializers.ValidationError(exc.message) from exc
 
 
 class PlayerOutput(serializers.Serializer):

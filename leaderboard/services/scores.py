@@ -55,6 +55,7 @@ INSERT INTO leaderboard
     (board_id, user_id, username, total_score, session_count, last_updated, version)
 VALUES (%s, %s, %s, %s, 1, %s, %s)
 ON CONFLICT (board_id, user_id) DO UPDATE SET
+    username = EXCLUDED.username,
     total_score = leaderboard.total_score + EXCLUDED.total_score,
     session_count = leaderboard.session_count + 1,
     last_updated = CASE
@@ -183,6 +184,7 @@ WHERE NOT s.is_void AND NOT u.is_hidden
     AND (%(game_mode)s = '' OR s.game_mode = %(game_mode)s) {user_filter}
 GROUP BY s.user_id, u.username
 ON CONFLICT (board_id, user_id) DO UPDATE SET
+    username = EXCLUDED.username,
     total_score = EXCLUDED.total_score,
     session_count = EXCLUDED.session_count,
     last_updated = CASE WHEN EXCLUDED.total_score <> leaderboard.total_score

@@ -24,8 +24,8 @@ def assert_json_error(response, status: int) -> dict:  # type: ignore[no-untyped
 @pytest.mark.parametrize("query", ["a\x00", "\x00", "pl\x00ayer"])
 def test_a_nul_byte_in_the_search_box_is_a_400_page(client: Client, query: str) -> None:
     make_player("player_nul")
-    for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
-        response = client.get("/players/search/", {"q": query}, **headers)
+    for headers in ({}, {"HX-Request": "true"}):
+        response = client.get("/players/search/", {"q": query}, headers=headers)
         assert response.status_code == 400
         assert response["Content-Type"].startswith("text/html")
 
