@@ -246,7 +246,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- Static files, i18n, security ---------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` writes (and WhiteNoise serves from) in production.
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Production serves collected, hashed and compressed files (`collectstatic` runs in the image build).
 STORAGES = {
