@@ -19,7 +19,6 @@ from leaderboard.api_throttles import SubmitThrottle
 from leaderboard.db_router import stale_reads_ok
 from leaderboard.errors import NotRanked, PlayerNotFound
 from users import services as user_services
-from users.models import User
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_FORMAT = re.compile(r"[\x21-\x7e]{1,255}")
@@ -157,7 +156,7 @@ class PlayerRankApi(APIView):
         player_id = _user_id_from_path(user_id)
         standing = selectors.get_player_rank(user_id=player_id)
         if standing is None:
-            if not User.objects.filter(pk=player_id).exists():
+            if selectors.get_visible_player(user_id=player_id) is None:
                 raise PlayerNotFound(f"No player with id {player_id}.")
             raise NotRanked(f"Player {player_id} has no score on this board yet.")
         return Response(RANK_OUTPUT.to_representation(standing))
@@ -190,7 +189,8 @@ class PlayerDetailApi(APIView):
     @stale_reads_ok
     def get(self, request: Request, user_id: str) -> Response:
         player_id = _user_id_from_path(user_id)
-        player = User.objects.filter(pk=player_id).only("id", "username", "date_joined").first()
+        # The same rule as the pages: a hidden player does not exist for the public.
+        player = selectors.get_visible_player(user_id=player_id)
         if player is None:
             raise PlayerNotFound(f"No player with id {player_id}.")
         body = {

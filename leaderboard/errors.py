@@ -20,6 +20,18 @@ class NotRanked(LeaderboardError):
     status = 404
 
 
+class TotalScoreLimit(LeaderboardError):
+    """A submit that would take a total past the largest one every path counts exactly."""
+
+    code = "total_score_limit"
+    status = 409
+
+
+class InvalidUsername(LeaderboardError):
+    code = "invalid_username"
+    status = 400
+
+
 class UsernameTaken(LeaderboardError):
     code = "username_taken"
     status = 409

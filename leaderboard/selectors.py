@@ -72,6 +72,15 @@ def list_active_boards() -> list[BoardRef]:
     return _active_boards.get()
 
 
+def list_boards() -> list[BoardRef]:
+    """Every board, active or not, read now (moderation recounts them all)."""
+    get_default_board()
+    return [
+        BoardRef(id=b.id, slug=b.slug, game_mode=b.game_mode, name=b.name)
+        for b in Board.objects.only("id", "slug", "game_mode", "name")
+    ]
+
+
 def get_score_baseline(*, game_mode: str) -> Baseline | None:
     return _score_baselines.get().get(game_mode)
 

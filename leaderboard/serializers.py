@@ -5,6 +5,10 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from leaderboard.errors import InvalidUsername
+from leaderboard.services.scores import MAX_TOTAL_SCORE
+from users import usernames
+
 MAX_ID = 2**63 - 1  # the largest value a BIGINT primary key can hold
 
 
@@ -56,7 +60,9 @@ class SubmitScoreInput(serializers.Serializer):
     def get_fields(self) -> dict[str, serializers.Field]:
         user_id, game_mode = super().get_fields().values()
         # The maximum is a setting, read when the serializer is built so the schema shows it too.
-        score = StrictIntegerField(min_value=0, max_value=settings.LEADERBOARD_MAX_SCORE_PER_SESSION)
+        # Never above the largest exact total, whatever the setting (a system check refuses such a setting).
+        maximum = min(settings.LEADERBOARD_MAX_SCORE_PER_SESSION, MAX_TOTAL_SCORE)
+        score = StrictIntegerField(min_value=0, max_value=maximum)
         return {"user_id": user_id, "score": score, "game_mode": game_mode}
 
 
@@ -107,7 +113,15 @@ class RegisterPlayerInput(serializers.Serializer):
     username = StrictRegexField(
         r"^[\w.@+-]+\Z", max_length=150, error_messages={"invalid": "Letters, digits and @/./+/-/_ only."}
     )
-    email = StrictEmailField(required=False, default="")
+    # The column holds 254 characters (the longest deliverable address); longer would not fit.
+    email = StrictEmailField(required=False, default="", max_length=254)
+
+    def validate_username(self, value: str) -> str:
+        # NFKC, no invisible characters, one script: the rules of users.usernames.
+        try:
+            return usernames.check_username(value)
+        except InvalidUsername as exc:
+            raise serializers.ValidationError(exc.message) from exc
 
 
 class PlayerOutput(serializers.Serializer):

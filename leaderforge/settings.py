@@ -80,6 +80,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "leaderforge.middleware.RejectNulBytesMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "csp.middleware.CSPMiddleware",
     "leaderforge.middleware.DatabaseUnavailableMiddleware",
@@ -154,6 +155,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # concurrent load (same throughput, more connections in docs/PERFORMANCE.md). Raise it for batch jobs.
     parallel_workers = env_int("DATABASE_PARALLEL_WORKERS", 0)
     DATABASES["default"]["OPTIONS"]["options"] += f" -c max_parallel_workers_per_gather={parallel_workers}"
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Concurrent writers on the embedded default: a write transaction takes the write lock when it
+    # begins (IMMEDIATE), so waiting writers queue in SQLite's busy handler for up to `timeout`
+    # seconds instead of failing "database is locked" when a read lock cannot be upgraded. WAL lets
+    # reads go on during a write; synchronous=NORMAL is durable across a crash of the app under WAL.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env_float("SQLITE_BUSY_TIMEOUT", 20.0),
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 
 # --- Read replicas ------------------------------------------------------------
 # Streaming replicas of the primary, comma-separated; empty: every query goes to the primary.
@@ -307,7 +322,7 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["leaderboard.api_parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": ["leaderboard.api_auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["leaderboard.api_auth.HasApiKeyOrPublicRead"],
     "UNAUTHENTICATED_USER": None,
@@ -335,7 +350,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- Static files, i18n, security ---------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` writes (and WhiteNoise serves from) in production.
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Production serves collected, hashed and compressed files (`collectstatic` runs in the image build).
 STORAGES = {

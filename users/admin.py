@@ -1,4 +1,4 @@
-"""Players in the admin: prefix search, and hiding cheaters through the moderation services.
+"""Players in the admin: prefix search, hiding cheaters and renames through the services.
 
 Only superusers manage accounts (add, delete, passwords, staff flags, groups, permissions); other
 staff moderate, and whatever "change" a studio grants them stops short of those fields.
@@ -6,8 +6,10 @@ staff moderate, and whatever "change" a studio grants them stops short of those 
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -17,10 +19,37 @@ from django.template.response import TemplateResponse
 from leaderboard import services
 from leaderboard.admin import FastChangelist
 from leaderboard.admin_actions import moderate_with_reason
+from leaderboard.errors import LeaderboardError
+from users import services as user_services
+from users import usernames
 from users.models import User
 
 # Each of these leads to more power than moderation: only a superuser sets them.
 PRIVILEGE_FIELDS = ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")
+
+
+class _UsernameRules:
+    """The username rules of users.usernames in the admin's forms, as a field error."""
+
+    instance: User
+    cleaned_data: dict[str, Any]
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"]
+        if self.instance.pk and username == self.instance.username:
+            return str(username)  # unchanged: a name from before the rules keeps working
+        try:
+            return user_services.check_username_available(username=username, user_id=self.instance.pk)
+        except LeaderboardError as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+
+class PlayerChangeForm(_UsernameRules, UserChangeForm):  # type: ignore[type-arg]
+    pass
+
+
+class PlayerCreationForm(_UsernameRules, AdminUserCreationForm):  # type: ignore[type-arg]
+    pass
 
 
 @admin.register(User)
@@ -34,6 +63,20 @@ class PlayerAdmin(FastChangelist, UserAdmin):  # type: ignore[type-arg]
     readonly_fields = ("is_hidden",)
     fieldsets = (*UserAdmin.fieldsets, ("Moderation", {"fields": ("is_hidden",)}))  # type: ignore[misc]
     actions = ("hide_players", "restore_players")
+    form = PlayerChangeForm
+    add_form = PlayerCreationForm
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        if not change:
+            obj.username_skeleton = usernames.skeleton(obj.username)
+        if not (change and "username" in form.changed_data):
+            super().save_model(request, obj, form, change)
+            return
+        # A rename goes through its service, which carries the name onto every board and the index.
+        new_username, obj.username = obj.username, form.initial["username"]
+        super().save_model(request, obj, form, change)
+        renamed = user_services.rename_player(user_id=obj.pk, username=new_username)
+        obj.username, obj.username_skeleton = renamed.username, renamed.username_skeleton
 
     @admin.action(description="Hide selected players (cheaters)", permissions=["moderate"])
     def hide_players(self, request: HttpRequest, queryset: models.QuerySet[User]) -> TemplateResponse | None:

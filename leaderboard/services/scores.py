@@ -11,7 +11,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from leaderboard import plausibility, ranking, selectors
-from leaderboard.errors import PlayerNotFound
+from leaderboard.errors import PlayerNotFound, TotalScoreLimit
 from leaderboard.models import GameSession, ScoreBaseline
 from users.models import User
 
@@ -39,6 +39,11 @@ class SubmittedScore:
 NEXT_VERSION = "CASE WHEN leaderboard.version + 1 > EXCLUDED.version THEN leaderboard.version + 1 ELSE EXCLUDED.version END"
 
 
+# The largest total any path counts exactly: the rank index keeps totals as Redis sorted-set
+# scores (doubles), exact up to 2**53. Far below BIGINT's 2**63 - 1, so the SQL sum cannot overflow.
+MAX_TOTAL_SCORE = 2**53 - 1
+
+
 def _version_at(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000)
 
@@ -50,6 +55,7 @@ INSERT INTO leaderboard
     (board_id, user_id, username, total_score, session_count, last_updated, version)
 VALUES (%s, %s, %s, %s, 1, %s, %s)
 ON CONFLICT (board_id, user_id) DO UPDATE SET
+    username = EXCLUDED.username,
     total_score = leaderboard.total_score + EXCLUDED.total_score,
     session_count = leaderboard.session_count + 1,
     last_updated = CASE
@@ -78,6 +84,13 @@ def submit_score(*, user_id: int, score: int, game_mode: str) -> SubmittedScore:
             )
             for board in selectors.list_boards_for_mode(game_mode=game_mode)
         }
+    over = [e for e in entries.values() if e.total_score > MAX_TOTAL_SCORE]
+    if over:
+        # Raised inside the transaction: the upserts roll back and nothing is recorded.
+        raise TotalScoreLimit(
+            f"This score would take the player's total past {MAX_TOTAL_SCORE}, the largest total "
+            f"a board counts exactly (it is {over[0].total_score - score} now)."
+        )
     history = entries.get(selectors.get_default_board_ref().id)
     reason = plausibility.flag_reason(
         score=score,
@@ -171,6 +184,7 @@ WHERE NOT s.is_void AND NOT u.is_hidden
     AND (%(game_mode)s = '' OR s.game_mode = %(game_mode)s) {user_filter}
 GROUP BY s.user_id, u.username
 ON CONFLICT (board_id, user_id) DO UPDATE SET
+    username = EXCLUDED.username,
     total_score = EXCLUDED.total_score,
     session_count = EXCLUDED.session_count,
     last_updated = CASE WHEN EXCLUDED.total_score <> leaderboard.total_score
@@ -218,8 +232,12 @@ def _rebuild_board(*, board_id: int, game_mode: str, user_ids: list[int] | None)
 
 
 def rebuild_player_entries(*, user_id: int) -> None:
-    """Recount one player on every board from their counted sessions."""
-    for board in selectors.list_active_boards():
+    """Recount one player on every board from their counted sessions.
+
+    Every board, inactive ones too: their entries stay readable, and a hidden player's removal
+    took them off all boards, so a restore or a void must reach all of them.
+    """
+    for board in selectors.list_boards():
         _rebuild_board(board_id=board.id, game_mode=board.game_mode, user_ids=[user_id])
     publish_entries_changed(user_ids=[user_id])
 

@@ -5,6 +5,7 @@ from django.test import Client
 
 from leaderboard.models import GameSession, LeaderboardEntry
 from tests.factories import make_player, submit
+from users.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -231,3 +232,19 @@ def test_stats_are_for_staff_only(client: Client, admin_client: Client) -> None:
     body = response.json()
     assert body["boards"][0] == {"slug": "global", "rank_source": body["boards"][0]["rank_source"]}
     assert set(body) == {"boards", "top_cache_hits", "top_cache_misses", "top_cache_hit_ratio"}
+
+
+def test_a_hidden_player_is_404_in_the_api_as_on_the_pages(client: Client) -> None:
+    from leaderboard import services
+    from tests.factories import make_moderator
+
+    player = make_player()
+    submit(player, 40)
+    services.hide_player(user_id=player.pk, moderator=make_moderator(), reason="cheating")
+
+    assert client.get(f"/players/{player.pk}/").status_code == 404
+    assert_error(client.get(f"/api/v1/players/{player.pk}"), 404, "player_not_found")
+    assert_error(client.get(f"/api/leaderboard/rank/{player.pk}"), 404, "player_not_found")
+
+    services.restore_player(user_id=player.pk, moderator=User.objects.get(username="mod"), reason="appeal")
+    assert client.get(f"/api/v1/players/{player.pk}").json()["standing"]["total_score"] == 40

@@ -1,15 +1,25 @@
-"""Fuzz the API through its own OpenAPI schema: no 5xx, and every response matches the schema."""
+"""Fuzz the API through its own OpenAPI schema: no 5xx, and every response matches the schema.
 
+Beyond the schema, bodies drawn from it are broken in ways it cannot describe (NUL bytes, nesting
+deeper than the parser recurses, emails longer than their column): each is a 4xx that writes nothing.
+"""
+
+import json
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
-from hypothesis import HealthCheck, settings
+from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from leaderboard.models import GameSession, LeaderboardEntry
 from tests.factories import make_player, submit
+from users.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +86,78 @@ def test_successful_answers_conform_to_the_schema(api_key: str) -> None:
         assert response.status_code == status, response.text
     replayed = cases[1][0].call(headers=auth)
     assert replayed.headers["idempotent-replayed"] == ["true"]
+
+
+# --- Shapes the schema does not describe: NUL bytes, deep nesting, over-long emails -------------
+
+# Each write and the fields it reads (a broken field it ignores would rightly be accepted).
+WRITES = {
+    "/api/leaderboard/submit": ["user_id", "score", "game_mode"],
+    "/api/v1/players": ["username", "email"],
+}
+READ_PATHS = ["/api/leaderboard/rank/{}", "/api/v1/players/{}", "/players/by-name/{}/", "/players/{}/"]
+
+
+def _with_nul(text: str, position: int) -> str:
+    position %= len(text) + 1
+    return text[:position] + "\x00" + text[position:]
+
+
+def _long_email(length: int) -> str:
+    domain = ".".join(["d" * 60] * 6) + ".com"
+    return ("l" * 64 + "@" + domain)[: length - 4] + ".com"
+
+
+@st.composite
+def hostile_write(draw: st.DrawFn) -> tuple[str, str]:
+    """A write endpoint and a raw JSON body built from a schema-valid one, then broken one way."""
+    path = draw(st.sampled_from(sorted(WRITES)))
+    case = draw(schema[path]["POST"].as_strategy())
+    body: dict[str, object] = dict(case.body) if isinstance(case.body, dict) else {}
+    field = draw(st.sampled_from(WRITES[path]))
+    kinds = ["nul", "nest", "email"] if "email" in WRITES[path] else ["nul", "nest"]
+    kind = draw(st.sampled_from(kinds))
+    if kind == "nul":
+        body[field] = _with_nul(str(body.get(field, "")), draw(st.integers(0, 40)))
+        return path, json.dumps(body)
+    if kind == "email":
+        body["email"] = _long_email(draw(st.integers(255, 320)))
+        return path, json.dumps(body)
+    # Any nesting is invalid (no field takes an array); past ~1000 levels the parser itself gives up.
+    depth = draw(st.sampled_from([1, 900, 1100, 5_000, 30_000]))
+    marker = '"__nested__"'
+    body[field] = "__nested__"
+    return path, json.dumps(body).replace(marker, "[" * depth + json.dumps(body.get(field)) + "]" * depth, 1)
+
+
+def _row_counts() -> tuple[int, int, int]:
+    return User.objects.count(), GameSession.objects.count(), LeaderboardEntry.objects.count()
+
+
+@given(write=hostile_write())
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+def test_hostile_bodies_get_a_4xx_and_write_nothing(write: tuple[str, str], api_key: str) -> None:
+    path, raw = write
+    before = _row_counts()
+    response = Client(headers={"Authorization": f"Api-Key {api_key}"}).post(
+        path, raw, content_type="application/json"
+    )
+    assert 400 <= response.status_code < 500, (response.status_code, raw[:200])
+    assert response.json()["error"]["code"]
+    assert _row_counts() == before
+
+
+@given(
+    path=st.sampled_from(READ_PATHS),
+    value=st.text(min_size=0, max_size=12).map(lambda t: t.replace("/", "")),
+    position=st.integers(0, 12),
+    query=st.sampled_from(["", "?q=", "?limit="]),
+)
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+def test_nul_bytes_in_urls_never_give_a_5xx(player, path: str, value: str, position: int, query: str) -> None:  # type: ignore[no-untyped-def]
+    value = value or player.username
+    nul_value = quote(_with_nul(value, position), safe="")
+    response = Client().get(path.format(nul_value) + (query + nul_value if query else ""))
+    assert response.status_code == 400
+    response = Client().get("/players/search/?q=" + nul_value)
+    assert response.status_code == 400

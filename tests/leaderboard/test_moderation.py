@@ -247,3 +247,33 @@ def test_rebuilding_a_board_drops_players_without_counted_sessions() -> None:
     services.rebuild_entries(board_id=board.pk, game_mode="")
 
     assert standings() == [("a", 1, 10)]
+
+
+def test_moderation_recounts_inactive_boards_too() -> None:
+    moderator = make_moderator()
+    season = Board.objects.create(slug="season-1", name="Season 1")
+    selectors.forget_rarely_changing()
+    player, rival = make_player("p"), make_player("r")
+    submit(player, 70)
+    bonus = submit(player, 30).session
+    submit(rival, 80)
+    Board.objects.filter(pk=season.pk).update(is_active=False)  # the season is over; its board stays readable
+    selectors.forget_rarely_changing()
+
+    def on_season(user: User) -> tuple[int, int] | None:
+        standing = ranking.get_standing(board_id=season.pk, user_id=user.pk)
+        return None if standing is None else (standing.total_score, standing.rank)
+
+    assert on_season(player) == (100, 1)
+    services.hide_player(user_id=player.pk, moderator=moderator, reason="suspected")
+    assert on_season(player) is None
+    assert on_season(rival) == (80, 1)
+
+    services.restore_player(user_id=player.pk, moderator=moderator, reason="cleared")
+    assert on_season(player) == (100, 1)
+    assert on_season(rival) == (80, 2)
+
+    services.void_session(session_id=bonus.pk, moderator=moderator, reason="impossible")
+    assert on_season(player) == (70, 2)
+    entry = LeaderboardEntry.objects.get(user=player, board=season)
+    assert (entry.total_score, entry.session_count) == (70, 1)

@@ -117,3 +117,12 @@ def test_reset_replaces_players_sessions_and_entries_but_keeps_moderators() -> N
     assert User.objects.filter(pk=moderator.pk).exists()
     assert GameSession.objects.count() == 300
     assert entries_by_player(selectors.get_default_board().id) == sums_by_player(GameSession.objects.all())
+
+
+def test_seeded_players_carry_their_username_skeleton() -> None:
+    from users.usernames import skeleton
+
+    call_command("seed", users=20, sessions=50, stdout=StringIO())
+    rows = list(User.objects.values_list("username", "username_skeleton"))
+    assert len(rows) == 20
+    assert all(key == skeleton(name) for name, key in rows)

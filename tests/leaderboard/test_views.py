@@ -10,6 +10,7 @@ from leaderboard import services, views
 from leaderforge.errors import server_error
 from leaderforge.middleware import DatabaseUnavailableMiddleware
 from tests.factories import make_moderator, make_player, submit
+from users.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -259,8 +260,10 @@ def test_database_outage_gives_the_friendly_503_page() -> None:
 
 
 def test_search_treats_wildcards_as_plain_characters(client: Client) -> None:
-    for name in ["a_b", "axb", "a%c"]:
+    for name in ["a_b", "axb"]:
         make_player(name)
+    # Registration refuses "%" now; a name from before the rules may still hold one.
+    User.objects.create_user(username="a%c")
 
     underscore = client.get("/players/search/?q=a_", HTTP_HX_REQUEST="true").content.decode()
     percent = client.get("/players/search/?q=a%25", HTTP_HX_REQUEST="true").content.decode()

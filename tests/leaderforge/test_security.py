@@ -44,11 +44,21 @@ def run_in_production(*args: str, **overrides: str) -> subprocess.CompletedProce
     )
 
 
-def test_deploy_checks_pass_with_production_settings() -> None:
-    result = run_in_production("manage.py", "check", "--deploy", "--fail-level", "WARNING")
+def test_deploy_checks_pass_with_production_settings(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # What collectstatic leaves behind: the manifest the pages name their static files through.
+    (tmp_path / "staticfiles.json").write_text(json.dumps({"paths": {}, "version": "1.1", "hash": ""}))
+    result = run_in_production(
+        "manage.py", "check", "--deploy", "--fail-level", "WARNING", STATIC_ROOT=str(tmp_path)
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "System check identified no issues (0 silenced)."
     assert result.stderr == ""
+
+
+def test_deploy_checks_fail_without_collected_static_files(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = run_in_production("manage.py", "check", "--deploy", STATIC_ROOT=str(tmp_path / "none"))
+    assert result.returncode != 0
+    assert "leaderboard.E002" in result.stderr and "collectstatic" in result.stderr
 
 
 def test_production_defaults_are_safe() -> None:

@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from tqdm import tqdm
 
 from leaderboard import selectors, services
+from users.usernames import skeleton
 
 GAME_MODES = ("solo", "team")
 MAX_SCORE = 10_000
@@ -26,7 +27,7 @@ WINDOW_DAYS = 365
 CHUNK_ROWS = 50_000
 USER_COLUMNS = (
     "id, password, last_login, is_superuser, username, first_name, last_name, "
-    "email, is_staff, is_active, date_joined"
+    "email, is_staff, is_active, date_joined, username_skeleton"
 )
 SESSION_COLUMNS = "id, user_id, score, game_mode, played_at, is_void"
 # Tables whose secondary indexes and foreign keys are set aside during a PostgreSQL bulk load.
@@ -168,7 +169,7 @@ class Command(BaseCommand):
             with self.phase("players"), self.bar("players", generator.n_users) as bar:
                 for rows in generator.user_rows(first_user_id):
                     cursor.executemany(
-                        f"INSERT INTO users ({USER_COLUMNS}) VALUES ({', '.join(['%s'] * 11)})",
+                        f"INSERT INTO users ({USER_COLUMNS}) VALUES ({', '.join(['%s'] * 12)})",
                         rows,
                     )
                     bar.update(len(rows))
@@ -231,10 +232,14 @@ class DataGenerator:
     def user_chunks(self, first_user_id: int) -> Iterator[tuple[str, int]]:
         """COPY text chunks of players, with their row counts."""
         joined = self.window_start.strftime("%Y-%m-%d %H:%M:%S+00")
-        tail = f"\t!\t\\N\tf\t{{}}\t\t\t\tf\tt\t{joined}\n"
+        tail = f"\t!\t\\N\tf\t{{}}\t\t\t\tf\tt\t{joined}\t{{}}\n"
         for start in range(0, self.n_users, CHUNK_ROWS):
             stop = min(start + CHUNK_ROWS, self.n_users)
-            text = "".join(f"{first_user_id + i}{tail.format(f'user_{i + 1}')}" for i in range(start, stop))
+            names = [f"user_{i + 1}" for i in range(start, stop)]
+            text = "".join(
+                f"{first_user_id + i}{tail.format(name, skeleton(name))}"
+                for i, name in zip(range(start, stop), names, strict=True)
+            )
             yield text, stop - start
 
     def session_chunks(self, first_user_id: int, first_session_id: int) -> Iterator[tuple[str, int]]:
@@ -254,8 +259,8 @@ class DataGenerator:
         for start in range(0, self.n_users, CHUNK_ROWS):
             stop = min(start + CHUNK_ROWS, self.n_users)
             yield [
-                (first_user_id + i, "!", None, False, f"user_{i + 1}", "", "", "", False, True, joined)
-                for i in range(start, stop)
+                (first_user_id + i, "!", None, False, name, "", "", "", False, True, joined, skeleton(name))
+                for i, name in ((i, f"user_{i + 1}") for i in range(start, stop))
             ]
 
     def session_rows(self, first_user_id: int, first_session_id: int) -> Iterator[list[tuple[Any, ...]]]:
