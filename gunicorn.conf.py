@@ -41,3 +41,24 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # Behind a load balancer or proxy on the same host; widen when it runs elsewhere.
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# Prometheus multiprocess mode (PROMETHEUS_MULTIPROC_DIR set in the environment before gunicorn
+# starts, so every worker inherits it): each worker writes its samples to files in that folder and
+# /metrics adds them up. Samples left by an earlier run would be counted again, hence the emptying
+# at start; a dead worker's live gauges are dropped so they stop counting.
+
+
+def on_starting(server):  # type: ignore[no-untyped-def]
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        os.makedirs(path, exist_ok=True)
+        for name in os.listdir(path):
+            if name.endswith(".db"):
+                os.remove(os.path.join(path, name))
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

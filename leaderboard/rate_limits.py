@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from leaderboard import redis_client
+from leaderboard import metrics, redis_client
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -75,4 +75,5 @@ def hit(limits: list[Limit]) -> float | None:
         return None  # open while Redis is away
     if int(result[0]):
         return None
+    metrics.count_rate_limited(limit_name=limits[int(result[1]) - 1].name)
     return max(int(result[2]), 1) / 1000

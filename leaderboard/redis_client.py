@@ -69,3 +69,8 @@ def breaker_is_open() -> bool:
 
 def close_breaker() -> None:
     _breaker.close()
+
+
+def ping() -> None:
+    """Raise RedisUnavailable unless Redis answers (through the breaker, so an outage fails fast)."""
+    call(lambda: client().ping())

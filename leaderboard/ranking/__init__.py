@@ -8,6 +8,7 @@ when it is known to be complete, otherwise SQL (correct, slower).
 import logging
 import time
 
+from leaderboard import metrics
 from leaderboard.ranking import redis_index, sql
 from leaderboard.ranking.redis_index import IndexUnavailable
 from leaderboard.ranking.rules import (
@@ -70,6 +71,7 @@ def get_top(*, board_id: int, limit: int) -> TopPlayers:
     except IndexUnavailable:
         return sql.get_top(board_id=board_id, limit=limit)
     rows = cached.rows
+    metrics.note_top_lookup(cached=rows is not None)
     if rows is None:
         rows = sql.list_top_rows(board_id=board_id, limit=redis_index.TOP_CACHE_ROWS)
         redis_index.fill_top(board_id=board_id, generation=cached.generation, rows=rows)
