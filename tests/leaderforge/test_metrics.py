@@ -40,7 +40,9 @@ def _token(settings) -> None:  # type: ignore[no-untyped-def]
     settings.METRICS_TOKEN = TOKEN
 
 
-@pytest.mark.parametrize("authorization", [None, "Bearer wrong", f"Basic {TOKEN}", "Bearer", f"Bearer {TOKEN}x"])
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer wrong", f"Basic {TOKEN}", "Bearer", f"Bearer {TOKEN}x"]
+)
 def test_metrics_are_refused_without_the_right_token(client: Client, authorization: str | None) -> None:
     headers = {"Authorization": authorization} if authorization else {}
     response = client.get("/metrics", headers=headers)
@@ -90,9 +92,11 @@ def test_request_latency_is_counted_by_route_name_and_status_not_by_path() -> No
 def test_rank_source_is_exported_per_board() -> None:
     samples = scrape()
     for board in selectors.list_active_boards():
-        assert value(samples, "leaderforge_rank_source", board=board.slug, source="redis") + value(
-            samples, "leaderforge_rank_source", board=board.slug, source="sql"
-        ) == 1
+        assert (
+            value(samples, "leaderforge_rank_source", board=board.slug, source="redis")
+            + value(samples, "leaderforge_rank_source", board=board.slug, source="sql")
+            == 1
+        )
 
 
 @pytest.mark.postgres
@@ -158,4 +162,3 @@ def test_rank_index_drift_found_by_the_check_is_exported(capsys) -> None:  # typ
     samples = scrape()
     assert value(samples, "leaderforge_rank_index_drift", board=board.slug) >= 1
     assert value(samples, "leaderforge_rank_index_check_timestamp_seconds") >= checked_at
-

@@ -22,7 +22,7 @@ def test_a_sane_incoming_id_is_kept(client: Client) -> None:
 
 
 @pytest.mark.parametrize(
-    "incoming", ["", "has space", "quote\"d", "x" * 129, "line\nbreak", "é", "semi;colon"]
+    "incoming", ["", "has space", 'quote"d', "x" * 129, "line\nbreak", "é", "semi;colon"]
 )
 def test_an_insane_incoming_id_is_replaced_by_a_fresh_one(client: Client, incoming: str) -> None:
     response = client.get("/healthz", headers={"X-Request-ID": incoming} if incoming else {})
