@@ -50,6 +50,8 @@ forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1"
 
 def on_starting(server):  # type: ignore[no-untyped-def]
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path and workers > 1:
+        server.log.warning("PROMETHEUS_MULTIPROC_DIR is unset: /metrics will show one worker's share only.")
     if path:
         os.makedirs(path, exist_ok=True)
         for name in os.listdir(path):

@@ -295,6 +295,8 @@ CONTENT_SECURITY_POLICY = {
 # --- Operations -----------------------------------------------------------------
 # Bearer token Prometheus sends to /metrics; unset: only logged-in staff may read it.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# prometheus_client reads it from the environment at import, so it must be set before gunicorn starts.
+PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 # /readyz answers 503 while a configured Redis is unreachable; false keeps the process in service
 # then (ranks from SQL), e.g. when every replica shares that Redis.
 READYZ_REQUIRE_REDIS = env_bool("READYZ_REQUIRE_REDIS", True)
