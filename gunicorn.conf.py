@@ -60,7 +60,10 @@ def on_starting(server):  # type: ignore[no-untyped-def]
 
 
 def child_exit(server, worker):  # type: ignore[no-untyped-def]
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        # mark_process_dead, and the dead worker's counters folded into one archive file, so recycled
+        # workers do not pile up files that every scrape must read (leaderboard/metrics_files.py).
+        from leaderboard.metrics_files import retire_worker
 
-        multiprocess.mark_process_dead(worker.pid)
+        retire_worker(worker.pid, path)

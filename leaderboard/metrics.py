@@ -19,10 +19,11 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
-    multiprocess,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from leaderboard import metrics_files
 
 # Fine where the targets are (10, 50 and 100 ms), so the percentiles estimated from them are close.
 LATENCY_BUCKETS = (
@@ -201,12 +202,21 @@ class ScrapeTimeCollector(Collector):
             yield problems
 
 
+class _WorkerFilesCollector(Collector):
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(metrics_files.collect(self.path))
+
+
 def request_registry() -> CollectorRegistry:
     """The samples of every worker (multiprocess mode) or of this process."""
-    if not multiprocess_dir():
+    path = multiprocess_dir()
+    if not path:
         return REGISTRY
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_WorkerFilesCollector(path))
     return registry
 
 

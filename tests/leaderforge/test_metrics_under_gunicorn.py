@@ -186,15 +186,17 @@ def test_metrics_add_up_across_gunicorn_workers_and_the_dashboard_shows_the_burs
         assert p95 and float(p95[1]) > 0
         assert re.search(r'data-metric="player-rank-p95">[\d.]+ ms<', html)
 
-        # A worker that exits hands back its live gauges; what it counted stays in the totals.
+        # A worker that exits hands back its live gauges and its files are folded into the archive;
+        # what it counted stays in the totals.
         gauge_files = {path.name for path in multiproc_dir.glob("gauge_live*_*.db")}
         exiting = next(pid for pid in worker_pids(server.pid) if f"gauge_livesum_{pid}.db" in gauge_files)
+        assert (multiproc_dir / f"histogram_{exiting}.db").exists()
         os.kill(exiting, signal.SIGTERM)
         deadline = time.monotonic() + 20
-        while (multiproc_dir / f"gauge_livesum_{exiting}.db").exists() and time.monotonic() < deadline:
+        while list(multiproc_dir.glob(f"*_{exiting}.db")) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not (multiproc_dir / f"gauge_livesum_{exiting}.db").exists()
-        assert not (multiproc_dir / f"gauge_livemax_{exiting}.db").exists()
+        assert not list(multiproc_dir.glob(f"*_{exiting}.db"))
+        assert (multiproc_dir / "histogram_archive.db").exists()
         totals_after = counts_by_route(fetch(f"{base}/metrics", scrape_headers)[1].decode())
         assert totals_after["api-rank"] == RANKS and totals_after["api-submit"] == SUBMITS
     finally:
