@@ -162,3 +162,46 @@ def test_rank_index_drift_found_by_the_check_is_exported(capsys) -> None:  # typ
     samples = scrape()
     assert value(samples, "leaderforge_rank_index_drift", board=board.slug) >= 1
     assert value(samples, "leaderforge_rank_index_check_timestamp_seconds") >= checked_at
+
+
+def test_an_unhandled_exception_is_counted_and_its_500_timed(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from leaderboard import api
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(api.PlayerRankApi, "get", fail)
+    before = scrape()
+    response = Client(raise_request_exception=False).get(
+        "/api/leaderboard/rank/1", headers={"X-Request-ID": "t-500"}
+    )
+    after = scrape()
+
+    assert response.status_code == 500 and response["X-Request-ID"] == "t-500"
+    name = "leaderforge_http_exceptions_total"
+    labels = {"route": "api-rank", "exception": "RuntimeError"}
+    assert value(after, name, **labels) - value(before, name, **labels) == 1
+    count = "leaderforge_http_request_duration_seconds_count"
+    assert (
+        value(after, count, route="api-rank", status="500")
+        - value(before, count, route="api-rank", status="500")
+        == 1
+    )
+
+
+@pytest.mark.redis
+def test_an_open_redis_breaker_shows(private_redis) -> None:  # type: ignore[no-untyped-def]
+    from leaderboard import redis_client
+
+    private_redis.stop()
+    for _ in range(3):
+        with pytest.raises(redis_client.RedisUnavailable):
+            redis_client.ping()
+    assert redis_client.breaker_is_open()
+    assert value(scrape(), "leaderforge_redis_breaker_open", breaker="redis") == 1
+
+
+def test_metrics_are_exempt_from_the_https_redirect(client: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/metrics").status_code == 403  # answered here, not redirected
+    assert scrape(client)
