@@ -48,10 +48,28 @@ forwarded_allow_ips = (
 )
 
 
-def on_starting(server: object) -> None:
-    """Empty prometheus_client's multiprocess directory: files left by a previous run would count again."""
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
-    if directory and os.path.isdir(directory):
-        for entry in os.scandir(directory):
-            if entry.is_file():
-                os.unlink(entry.path)
+# Prometheus multiprocess mode (PROMETHEUS_MULTIPROC_DIR set in the environment before gunicorn
+# starts, so every worker inherits it): each worker writes its samples to files in that folder and
+# /metrics adds them up. Samples left by an earlier run would be counted again, hence the emptying
+# at start; a dead worker's live gauges are dropped so they stop counting.
+
+
+def on_starting(server):  # type: ignore[no-untyped-def]
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path and workers > 1:
+        server.log.warning("PROMETHEUS_MULTIPROC_DIR is unset: /metrics will show one worker's share only.")
+    if path:
+        os.makedirs(path, exist_ok=True)
+        for name in os.listdir(path):
+            if name.endswith(".db"):
+                os.remove(os.path.join(path, name))
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        # mark_process_dead, and the dead worker's counters folded into one archive file, so recycled
+        # workers do not pile up files that every scrape must read (leaderboard/metrics_files.py).
+        from leaderboard.metrics_files import retire_worker
+
+        retire_worker(worker.pid, path)

@@ -111,3 +111,132 @@ def score_history_chart(points: list[HistoryPoint]) -> LineChart | None:
         plot_bottom=base,
         description=description,
     )
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    kind: str  # "p50", "p95" or "p99": the stylesheet colours each
+    label: str
+
+
+@dataclass(frozen=True)
+class BarRow:
+    label: str
+    label_y: float
+    bars: list[Bar]
+
+
+@dataclass(frozen=True)
+class BarChart:
+    width: int
+    height: int
+    rows: list[BarRow]
+    x_ticks: list[Tick]
+    plot_left: int
+    plot_right: int
+    plot_top: int
+    plot_bottom: int
+    description: str
+
+
+BAR_LEFT, BAR_HEIGHT, BAR_GAP, ROW_GAP = 150, 9, 2, 12
+
+
+def latency_bars(rows: list[tuple[str, float | None, float | None, float | None]]) -> BarChart | None:
+    """Horizontal p50/p95/p99 bars (milliseconds) per endpoint, on one scale; None without data."""
+    rows = [row for row in rows if row[3] is not None]
+    if not rows:
+        return None
+    top = nice_ceiling(math.ceil(max(row[3] or 0 for row in rows)))
+    plot_w = WIDTH - BAR_LEFT - RIGHT
+    row_height = 3 * BAR_HEIGHT + 2 * BAR_GAP + ROW_GAP
+    height = TOP + row_height * len(rows) + BOTTOM
+
+    def x(ms: float) -> float:
+        return round(BAR_LEFT + plot_w * min(ms, top) / top, 1)
+
+    drawn = []
+    for index, (label, *values) in enumerate(rows):
+        row_top = TOP + index * row_height
+        bars = [
+            Bar(
+                x=BAR_LEFT,
+                y=row_top + position * (BAR_HEIGHT + BAR_GAP),
+                width=round(x(value) - BAR_LEFT, 1),
+                height=BAR_HEIGHT,
+                kind=kind,
+                label=f"{kind} {value:g} ms",
+            )
+            for position, (kind, value) in enumerate(zip(("p50", "p95", "p99"), values, strict=True))
+            if value is not None
+        ]
+        drawn.append(BarRow(label=label, label_y=row_top + (3 * BAR_HEIGHT + 2 * BAR_GAP) / 2, bars=bars))
+    base = TOP + row_height * len(rows)
+    x_ticks = [
+        Tick(x(value), f"{value:g} ms", "start" if value == 0 else "end" if value == top else "middle")
+        for value in (0, top / 2, top)
+    ]
+    description = "; ".join(
+        f"{label}: p50 {p50} ms, p95 {p95} ms, p99 {p99} ms" for label, p50, p95, p99 in rows
+    )
+    return BarChart(
+        width=WIDTH,
+        height=height,
+        rows=drawn,
+        x_ticks=x_ticks,
+        plot_left=BAR_LEFT,
+        plot_right=WIDTH - RIGHT,
+        plot_top=TOP,
+        plot_bottom=base,
+        description=description,
+    )
+
+
+@dataclass(frozen=True)
+class RateChart:
+    width: int
+    height: int
+    line: str
+    y_ticks: list[Tick]
+    x_ticks: list[Tick]
+    plot_left: int
+    plot_right: int
+    plot_top: int
+    plot_bottom: int
+    description: str
+
+
+def rate_line(points: list[tuple[float, float]]) -> RateChart | None:
+    """Requests per second over time (unix time, rate); None with fewer than two points."""
+    if len(points) < 2:
+        return None
+    height = 160
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, height - TOP - BOTTOM
+    start, end = points[0][0], points[-1][0]
+    span = end - start or 1.0
+    top = nice_ceiling(math.ceil(max(rate for _, rate in points)))
+
+    def x(moment: float) -> float:
+        return round(LEFT + plot_w * (moment - start) / span, 1)
+
+    def y(rate: float) -> float:
+        return round(TOP + plot_h * (1 - rate / top), 1)
+
+    line = " ".join(f"{x(moment)},{y(rate)}" for moment, rate in points)
+    seconds_ago = round(end - start)
+    return RateChart(
+        width=WIDTH,
+        height=height,
+        line=line,
+        y_ticks=[Tick(y(value), short_number(value)) for value in (0, top // 2, top)],
+        x_ticks=[Tick(x(start), f"-{seconds_ago} s", "start"), Tick(x(end), "now", "end")],
+        plot_left=LEFT,
+        plot_right=WIDTH - RIGHT,
+        plot_top=TOP,
+        plot_bottom=TOP + plot_h,
+        description=f"Requests per second over the last {seconds_ago} s, now {points[-1][1]:.1f}.",
+    )

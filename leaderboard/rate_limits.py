@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.http import HttpRequest
 
-from leaderboard import redis_client
+from leaderboard import metrics, redis_client
 from leaderforge.client_address import client_address
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
@@ -83,4 +83,5 @@ def hit(limits: list[Limit]) -> float | None:
         return None  # open while Redis is away
     if int(result[0]):
         return None
+    metrics.count_rate_limited(limit_name=limits[int(result[1]) - 1].name)
     return max(int(result[2]), 1) / 1000

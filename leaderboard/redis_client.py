@@ -127,3 +127,8 @@ class ClusterConnectionFactory(ConnectionFactory):  # type: ignore[type-arg]
 
     def disconnect(self, connection: Any) -> None:
         connection.disconnect_connection_pools()
+
+
+def ping() -> None:
+    """Raise RedisUnavailable unless Redis answers (through the breaker, so an outage fails fast)."""
+    call(lambda: client().ping())

@@ -13,7 +13,7 @@ from django.db.models import F, Q, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from leaderboard import ranking
+from leaderboard import apm, ranking
 from leaderboard.models import Board, GameSession, ScoreBaseline
 from leaderboard.plausibility import Baseline
 from users.models import Follow, User
@@ -121,11 +121,13 @@ class DefaultBoardMissing(Exception):
 
 def get_player_rank(*, user_id: int, board: BoardRef | None = None) -> ranking.Standing | None:
     board = board or get_default_board_ref()
+    apm.annotate_board(board_id=board.id, slug=board.slug)
     return ranking.get_standing(board_id=board.id, user_id=user_id)
 
 
 def get_top(*, limit: int, board: BoardRef | None = None) -> ranking.TopPlayers:
     board = board or get_default_board_ref()
+    apm.annotate_board(board_id=board.id, slug=board.slug)
     return ranking.get_top(board_id=board.id, limit=limit)
 
 

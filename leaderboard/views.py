@@ -1,4 +1,4 @@
-"""HTML pages: the live leaderboard, player search and player pages, and the staff health page.
+"""HTML pages: the live leaderboard, player search and player pages, and the staff dashboard.
 
 An htmx request gets the fragment it asked for; a full request gets the page around it.
 """
@@ -17,9 +17,9 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
-from leaderboard import charts, ranking, selectors
-from leaderboard.page_limits import limit_page_reads
+from leaderboard import charts, live_metrics, ranking, selectors
 from leaderboard.db_router import stale_reads_ok
+from leaderboard.page_limits import limit_page_reads
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -145,12 +145,31 @@ def player_by_name(request: HttpRequest, username: str) -> HttpResponse:
     return redirect("player", user_id=user_id)
 
 
+def _live_context() -> dict[str, object]:
+    live = live_metrics.get_live_figures()
+    return {
+        "live": live,
+        "latency_chart": charts.latency_bars(
+            [
+                (f"{e.route} ({e.cache})" if e.cache else e.route, e.p50_ms, e.p95_ms, e.p99_ms)
+                for e in live.endpoints
+            ]
+        ),
+        "rate_chart": charts.rate_line(live.history),
+    }
+
+
 @require_GET
 @staff_member_required
-def health(request: HttpRequest) -> HttpResponse:
+@vary_on_headers("HX-Request")
+def health(request: HtmxHttpRequest) -> HttpResponse:
+    """The operator dashboard: live figures against the seed's targets, polled as a fragment."""
+    if request.htmx:
+        return render(request, "leaderboard/_live_metrics.html", _live_context())
     context = {
         **admin.site.each_context(request),
         "title": "Leaderboard health",
         "health": selectors.get_health(),
+        **_live_context(),
     }
     return render(request, "leaderboard/health.html", context)

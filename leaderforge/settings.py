@@ -79,6 +79,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every answer, redirects and 503s included, is timed and carries its X-Request-ID.
+    "leaderforge.request_metrics.RequestMetricsMiddleware",
+    "leaderforge.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "leaderforge.middleware.RejectNulBytesMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -98,7 +101,10 @@ MIDDLEWARE = [
 
 if not DEBUG:
     # runserver serves static files in development; in production WhiteNoise serves the collected ones.
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
 
 ROOT_URLCONF = "leaderforge.urls"
 WSGI_APPLICATION = "leaderforge.wsgi.application"
@@ -373,8 +379,9 @@ USE_TZ = True
 # clients claim HTTPS. Without it, SECURE_SSL_REDIRECT behind such a proxy redirects forever.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-# Load balancers probe the liveness check over plain HTTP inside the network.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Load balancers probe the liveness check over plain HTTP inside the network, and so do readiness
+# probes and Prometheus scrapes, which go to each process directly.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 # Start short and raise to a year (31536000) once HTTPS is proven everywhere; preload is only
 # accepted by browsers from a year on, so the flag is inert until then.
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 3600)
@@ -405,9 +412,34 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# --- Operations -----------------------------------------------------------------
+# Bearer token Prometheus sends to /metrics; unset: only logged-in staff may read it.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# prometheus_client reads it from the environment at import, so it must be set before gunicorn starts.
+PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+# /readyz answers 503 while a configured Redis is unreachable; false keeps the process in service
+# then (ranks from SQL), e.g. when every replica shares that Redis.
+READYZ_REQUIRE_REDIS = env_bool("READYZ_REQUIRE_REDIS", True)
+# "json": one JSON object per line, for log shippers; "text": readable lines for a terminal.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "leaderforge.request_id.RequestIdFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",  # ISO 8601, UTC
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": LOG_FORMAT}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }

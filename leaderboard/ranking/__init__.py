@@ -8,7 +8,7 @@ when it is known to be complete, otherwise SQL (correct, slower).
 import logging
 import time
 
-from leaderboard import db_router
+from leaderboard import db_router, metrics
 from leaderboard.ranking import redis_index, sql
 from leaderboard.ranking.redis_index import IndexUnavailable
 from leaderboard.ranking.rules import (
@@ -71,6 +71,7 @@ def get_top(*, board_id: int, limit: int) -> TopPlayers:
     except IndexUnavailable:
         return sql.get_top(board_id=board_id, limit=limit)
     rows = cached.rows
+    metrics.note_top_lookup(cached=rows is not None)
     if rows is None:
         # The cached listing is served as current until the next write: read it from the primary,
         # never from a replica that may not have replayed the write that emptied the cache yet.

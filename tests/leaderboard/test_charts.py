@@ -73,3 +73,30 @@ def test_a_single_point_is_centred() -> None:
     assert chart is not None
     assert chart.last_x == chart.plot_left + (chart.plot_right - chart.plot_left) / 2
     assert [t.label for t in chart.y_ticks] == ["0", "1k", "2k"]
+
+
+def test_latency_bars_share_one_scale_and_skip_endpoints_without_data() -> None:
+    chart = charts.latency_bars(
+        [("api-rank", 4.0, 20.0, 40.0), ("api-top", 1.0, 2.0, 95.0), ("idle", None, None, None)]
+    )
+
+    assert chart is not None
+    assert [row.label for row in chart.rows] == ["api-rank", "api-top"]
+    assert [tick.label for tick in chart.x_ticks] == ["0 ms", "50 ms", "100 ms"]
+    widths = {(row.label, bar.kind): bar.width for row in chart.rows for bar in row.bars}
+    full = chart.plot_right - chart.plot_left
+    assert widths[("api-rank", "p99")] == pytest.approx(full * 0.4, abs=0.1)
+    assert widths[("api-top", "p99")] == pytest.approx(full * 0.95, abs=0.1)
+    assert widths[("api-rank", "p50")] < widths[("api-rank", "p95")] < widths[("api-rank", "p99")]
+    assert charts.latency_bars([("idle", None, None, None)]) is None
+
+
+def test_rate_line_needs_two_points_and_tops_out_at_a_round_number() -> None:
+    assert charts.rate_line([(100.0, 5.0)]) is None
+    chart = charts.rate_line([(100.0, 0.0), (105.0, 180.0), (110.0, 90.0)])
+
+    assert chart is not None
+    assert [tick.label for tick in chart.y_ticks] == ["0", "100", "200"]
+    assert [tick.label for tick in chart.x_ticks] == ["-10 s", "now"]
+    first, middle, last = (tuple(map(float, point.split(","))) for point in chart.line.split())
+    assert first[1] == chart.plot_bottom and middle[1] < last[1] < first[1]

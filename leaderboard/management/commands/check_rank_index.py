@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from leaderboard import ranking
+from leaderboard import metrics, ranking
 from leaderboard.models import Board, LeaderboardEntry
 from leaderboard.ranking import redis_index
 
@@ -23,11 +23,16 @@ class Command(BaseCommand):
         if not redis_index.is_enabled():
             raise CommandError("REDIS_URL is not set: there is no rank index to check.")
         drift = []
+        problems_by_board = {}
         for board in Board.objects.order_by("id"):
             try:
-                drift += [f"{board.slug}: {problem}" for problem in self.check_board(board, sample)]
+                problems = self.check_board(board, sample)
             except redis_index.IndexUnavailable as exc:
-                drift.append(f"{board.slug}: index unavailable ({exc})")
+                problems = [f"index unavailable ({exc})"]
+            problems_by_board[board.slug] = len(problems)
+            drift += [f"{board.slug}: {problem}" for problem in problems]
+        # Kept in the shared cache, so /metrics of any web process exports it (this runs from cron).
+        metrics.record_index_check(problems_by_board=problems_by_board)
         for line in drift:
             self.stderr.write(line)
         if drift:
