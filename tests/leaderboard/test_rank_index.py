@@ -11,6 +11,7 @@ from leaderboard import ranking, selectors, services
 from leaderboard.ranking import redis_index, sql
 from leaderboard.ranking.redis_index import BoardKeys
 from tests.factories import make_player, submit
+from tests.redis_server import mark_redis_long_lived
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db]
 
@@ -50,6 +51,7 @@ def assert_paths_agree(players) -> None:  # type: ignore[no-untyped-def]
 )
 def test_index_and_sql_give_identical_ranks_and_listings(first, later) -> None:  # type: ignore[no-untyped-def]
     get_redis_connection("default").flushdb()
+    mark_redis_long_lived()
     with transaction.atomic():
         players = [make_player() for _ in first]
         for player, scores in zip(players, first, strict=True):
@@ -95,6 +97,7 @@ def test_flushed_index_is_detected_and_reads_fall_back_to_sql(client: Client) ->
         submit(player, score)
     redis_index.rebuild(board_id=board_id())
     get_redis_connection("default").flushdb()  # as FLUSHALL would, for our database only
+    mark_redis_long_lived()
 
     assert ranking.rank_source(board_id=board_id()) == "sql"
     assert client.get(f"/api/leaderboard/rank/{players[2].pk}").json()["rank"] == 2
@@ -122,8 +125,8 @@ def test_writes_during_a_rebuild_are_not_lost(monkeypatch) -> None:  # type: ign
     late = make_player()
     original = redis_index._write_rebuild_batch
 
-    def write_batch_then_submit(keys, batch):  # type: ignore[no-untyped-def]
-        original(keys, batch)
+    def write_batch_then_submit(keys, batch, token):  # type: ignore[no-untyped-def]
+        original(keys, batch, token)
         # Commits that land after the snapshot was read, while the rebuild is still writing.
         submit_committed(players[0], 50)
         submit_committed(late, 5)
