@@ -84,6 +84,8 @@ def recheck(board_id: int, user_ids: Iterable[int]) -> set[int]:
 
 
 def _differing(board_id: int, rows: list[tuple[int, int, int, str]]) -> set[int]:
+    if not rows:
+        return set()
     ids = [row[0] for row in rows]
     held = redis_index.read_entries(board_id=board_id, user_ids=ids)
     scores = redis_index.read_scores(board_id=board_id, user_ids=ids)
