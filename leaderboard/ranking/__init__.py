@@ -100,7 +100,8 @@ def announce_changes(*, board_ids: list[int] | None = None) -> Intent | None:
     """Tell the index, just before COMMIT, that these boards (None: all) are about to change."""
     if not redis_index.is_enabled():
         return None
-    return intents.announce(board_ids=sql.list_board_ids() if board_ids is None else board_ids)
+    ids = sql.list_board_ids() if board_ids is None else board_ids
+    return intents.announce(board_ids=ids) if ids else None
 
 
 def record_entries(states: list[EntryState], *, intent: Intent | None = None) -> dict[int, Placement]:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from leaderboard.models import LeaderboardEntry, RankIndexDebt
+from leaderboard.models import LeaderboardEntry
 from leaderboard.ranking import redis_index
 
 # Longer than the time from a commit to its index write, so a publish in flight is not drift.
@@ -25,10 +25,13 @@ class BoardAudit:
     drifted: list[int] = field(default_factory=list)
 
 
-def audit_board(*, board_id: int, batch: int = 5000) -> BoardAudit:
-    """Every database entry against the index, then every indexed player against the database."""
+def audit_board(*, board_id: int, batch: int = 2000) -> BoardAudit:
+    """Every database entry against the index, then the index's own counts against the database's.
+
+    Players only the index knows are looked for (a slower pass) only when the counts say some exist.
+    """
     suspects: set[int] = set()
-    checked = in_set = 0
+    checked = in_hash = in_set = 0
     last = 0
     while True:
         rows = list(
@@ -38,24 +41,23 @@ def audit_board(*, board_id: int, batch: int = 5000) -> BoardAudit:
         )
         if not rows:
             break
-        ids = [row[0] for row in rows]
-        suspects |= _differing(board_id, rows)
-        in_set += sum(
-            1 for score in redis_index.read_scores(board_id=board_id, user_ids=ids) if score is not None
-        )
+        held, scores = redis_index.read_entries(board_id=board_id, user_ids=[row[0] for row in rows])
+        suspects |= _differing(rows, held, scores)
+        in_hash += sum(1 for entry in held.values() if entry is not None)
+        in_set += sum(1 for score in scores if score is not None)
         checked += len(rows)
-        last = ids[-1]
-    for live in redis_index.scan_entries(board_id=board_id, count=batch):
-        suspects |= set(live) - _in_database(board_id, live)
+        last = rows[-1][0]
     indexed = redis_index.count_indexed(board_id=board_id)
-    if indexed != in_set:  # the sorted set holds players the database does not know
+    if redis_index.count_live_entries(board_id=board_id, count=batch) != in_hash:
+        for live in redis_index.scan_entries(board_id=board_id, count=batch):
+            suspects |= set(live) - _in_database(board_id, live)
+    if indexed != in_set:
         for members in redis_index.scan_members(board_id=board_id, count=batch):
             suspects |= set(members) - _in_database(board_id, members)
     if suspects:
         time.sleep(SETTLE_SECONDS)
-    return BoardAudit(
-        board_id=board_id, checked=checked, indexed=indexed, drifted=sorted(recheck(board_id, suspects))
-    )
+    drifted = sorted(recheck(board_id, suspects))
+    return BoardAudit(board_id=board_id, checked=checked, indexed=indexed, drifted=drifted)
 
 
 def recheck(board_id: int, user_ids: Iterable[int]) -> set[int]:
@@ -69,12 +71,13 @@ def recheck(board_id: int, user_ids: Iterable[int]) -> set[int]:
                 "user_id", "total_score", "session_count", "username"
             )
         )
-        drifted |= _differing(board_id, rows)
-        missing = set(chunk) - {row[0] for row in rows}
-        if missing:  # no entry in the database: any live entry or member in the index is drift
-            gone = sorted(missing)
-            held = redis_index.read_entries(board_id=board_id, user_ids=gone)
-            scores = redis_index.read_scores(board_id=board_id, user_ids=gone)
+        if rows:
+            drifted |= _differing(
+                rows, *redis_index.read_entries(board_id=board_id, user_ids=[r[0] for r in rows])
+            )
+        gone = sorted(set(chunk) - {row[0] for row in rows})
+        if gone:  # no entry in the database: any live entry or member in the index is drift
+            held, scores = redis_index.read_entries(board_id=board_id, user_ids=gone)
             drifted |= {
                 uid
                 for uid, score in zip(gone, scores, strict=True)
@@ -83,12 +86,11 @@ def recheck(board_id: int, user_ids: Iterable[int]) -> set[int]:
     return drifted
 
 
-def _differing(board_id: int, rows: list[tuple[int, int, int, str]]) -> set[int]:
-    if not rows:
-        return set()
-    ids = [row[0] for row in rows]
-    held = redis_index.read_entries(board_id=board_id, user_ids=ids)
-    scores = redis_index.read_scores(board_id=board_id, user_ids=ids)
+def _differing(
+    rows: list[tuple[int, int, int, str]],
+    held: dict[int, tuple[int, int, str] | None],
+    scores: list[int | None],
+) -> set[int]:
     return {
         uid
         for (uid, total, sessions, username), score in zip(rows, scores, strict=True)
@@ -102,7 +104,3 @@ def _in_database(board_id: int, user_ids: list[int]) -> set[int]:
             "user_id", flat=True
         )
     )
-
-
-def count_debt() -> int:
-    return RankIndexDebt.objects.count()

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.db import transaction
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -399,14 +400,17 @@ def rebuild(*, board_id: int, on_progress: Callable[[int], None] | None = None) 
         )
         done = 0
         batch: list[EntryState] = []
-        for user_id, version, total, sessions, username in rows:
-            batch.append(EntryState(board_id, user_id, version, total, sessions, username))
-            if len(batch) == REBUILD_BATCH:
-                _write_rebuild_batch(k, batch, token)
-                done += len(batch)
-                batch = []
-                if on_progress:
-                    on_progress(done)
+        # In a transaction the cursor streams batch by batch; outside one PostgreSQL would
+        # materialise the whole board before the first row, with no lease renewal meanwhile.
+        with transaction.atomic():
+            for user_id, version, total, sessions, username in rows:
+                batch.append(EntryState(board_id, user_id, version, total, sessions, username))
+                if len(batch) == REBUILD_BATCH:
+                    _write_rebuild_batch(k, batch, token)
+                    done += len(batch)
+                    batch = []
+                    if on_progress:
+                        on_progress(done)
         _write_rebuild_batch(k, batch, token)
         done += len(batch)
         if on_progress and batch:
@@ -467,22 +471,39 @@ def _write_rebuild_batch(k: BoardKeys, batch: list[EntryState], token: str) -> N
 # --- inspection (check_rank_index) --------------------------------------------
 
 
-def read_entries(*, board_id: int, user_ids: list[int]) -> dict[int, tuple[int, int, str] | None]:
-    """What the index holds for these players: (total, sessions, username), or None."""
+def read_entries(
+    *, board_id: int, user_ids: list[int]
+) -> tuple[dict[int, tuple[int, int, str] | None], list[int | None]]:
+    """What the index holds for these players, in one round trip: their live hash entries
+    ((total, sessions, username), or None) and their sorted-set totals (None: not a member)."""
     k = BoardKeys.for_board(board_id)
-    values: list[bytes | None] = _call(lambda: _client().hmget(k.h, [str(u) for u in user_ids]))  # type: ignore[arg-type,return-value]
+    members = [str(u) for u in user_ids]
+
+    def read() -> list[Any]:
+        pipe = _client().pipeline(transaction=False)
+        pipe.hmget(k.h, members)
+        pipe.zmscore(k.z, members)
+        return list(pipe.execute())
+
+    values, scores = _call(read)
     found: dict[int, tuple[int, int, str] | None] = {}
     for user_id, value in zip(user_ids, values, strict=True):
         parts = value.decode().split("|", 3) if value else []
         found[user_id] = (int(parts[1]), int(parts[2]), parts[3]) if len(parts) == 4 else None
-    return found
+    return found, [None if score is None else int(score) for score in scores]
 
 
-def read_scores(*, board_id: int, user_ids: list[int]) -> list[int | None]:
-    """The sorted set's totals of these players (None: not a member)."""
+def count_live_entries(*, board_id: int, count: int) -> int:
+    """How many players the hash holds a live entry for (removed ones leave a marker)."""
     k = BoardKeys.for_board(board_id)
-    scores: list[float | None] = _call(lambda: _client().zmscore(k.z, [str(u) for u in user_ids]))  # type: ignore[arg-type,return-value]
-    return [None if s is None else int(s) for s in scores]
+    live = 0
+    cursor = 0
+    while True:
+        cursor, page = _call(lambda cursor=cursor: _client().hscan(k.h, cursor, count=count))  # type: ignore[misc]
+        entries: dict[bytes, bytes] = page  # type: ignore[assignment]
+        live += sum(1 for value in entries.values() if not value.endswith(b"|x"))
+        if cursor == 0:
+            return live
 
 
 def scan_entries(*, board_id: int, count: int) -> Iterable[list[int]]:

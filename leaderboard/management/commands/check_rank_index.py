@@ -25,7 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--sample", type=int, default=1000, help="random players compared per board")
         parser.add_argument("--full", action="store_true", help="compare every entry of every board")
         parser.add_argument("--repair", action="store_true", help="with --full: rewrite the drifted players")
-        parser.add_argument("--batch", type=int, default=5000, help="with --full: players per round trip")
+        parser.add_argument("--batch", type=int, default=2000, help="with --full: players per round trip")
 
     def handle(self, *args: Any, sample: int, full: bool, repair: bool, batch: int, **options: Any) -> None:
         if not redis_index.is_enabled():
@@ -91,7 +91,7 @@ class Command(BaseCommand):
                 "user_id", "total_score", "session_count", "username"
             )
         }
-        indexed = redis_index.read_entries(board_id=board.id, user_ids=candidates)
+        indexed, _ = redis_index.read_entries(board_id=board.id, user_ids=candidates)
         mismatched = [uid for uid in candidates if indexed.get(uid) != expected.get(uid)]
         if mismatched:
             problems.append(
