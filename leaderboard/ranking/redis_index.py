@@ -173,7 +173,7 @@ def announce(*, board_ids: Iterable[int], token: str) -> None:
     _call(write)
 
 
-def mark_incomplete(*, board_ids: Iterable[int], tokens: list[str] = ()) -> None:  # type: ignore[assignment]
+def mark_incomplete(*, board_ids: Iterable[int], tokens: Iterable[str] = ()) -> None:
     """These boards may miss a committed change: drop `ready`, outdate running rebuilds."""
 
     def write() -> None:
@@ -358,9 +358,9 @@ def cache_stats(*, board_ids: Iterable[int]) -> dict[str, int]:
 
 
 def is_ready(board_id: int) -> bool:
-    k = BoardKeys.for_board(board_id)
+    """Whether the board's index is complete now (a change announced too long ago says no)."""
     try:
-        return bool(_call(lambda: _client().exists(k.ready)))
+        return sweep(board_ids=[board_id])[board_id]
     except IndexUnavailable:
         return False
 
