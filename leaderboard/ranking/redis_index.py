@@ -123,6 +123,17 @@ def _run(source: str, keys: list[str], args: list[Any], client: Any = None) -> A
     return redis_client.run_script(source, keys, args, pipe=client)
 
 
+def _run_all(calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
+    """Run scripts in one round trip. A single one goes straight to EVALSHA: a pipeline holding
+    scripts first asks SCRIPT EXISTS, a second round trip on every submit."""
+    if len(calls) == 1:
+        return [_run(*calls[0])]
+    pipe = _client().pipeline(transaction=False)
+    for source, keys, args in calls:
+        _run(source, keys, args, client=pipe)
+    return list(pipe.execute())
+
+
 def _call(operation: Callable[[], T]) -> T:
     try:
         return redis_client.call(operation)
@@ -164,52 +175,31 @@ def new_token() -> str:
 def announce(*, board_ids: Iterable[int], token: str) -> None:
     """Record, before COMMIT, that a change of these boards is in flight (one round trip)."""
 
-    def write() -> None:
-        pipe = _client().pipeline(transaction=False)
-        for board_id in board_ids:
-            _run(scripts.ANNOUNCE, [BoardKeys.for_board(board_id).inflight], [token], client=pipe)
-        pipe.execute()
-
-    _call(write)
+    calls = [(scripts.ANNOUNCE, [BoardKeys.for_board(b).inflight], [token]) for b in board_ids]
+    _call(lambda: _run_all(calls))
 
 
 def mark_incomplete(*, board_ids: Iterable[int], tokens: Iterable[str] = ()) -> None:
     """These boards may miss a committed change: drop `ready`, outdate running rebuilds."""
 
-    def write() -> None:
-        pipe = _client().pipeline(transaction=False)
-        for board_id in board_ids:
-            k = BoardKeys.for_board(board_id)
-            _run(scripts.MARK_INCOMPLETE, [k.ready, k.gen, k.inflight], list(tokens), client=pipe)
-        pipe.execute()
-
-    _call(write)
-
-
-def forget(*, board_ids: Iterable[int], token: str) -> None:
-    """Withdraw an announcement whose transaction certainly rolled back."""
-
-    def write() -> None:
-        pipe = _client().pipeline(transaction=False)
-        for board_id in board_ids:
-            _run(scripts.FORGET, [BoardKeys.for_board(board_id).inflight], [token], client=pipe)
-        pipe.execute()
-
-    _call(write)
+    calls = []
+    for board_id in board_ids:
+        k = BoardKeys.for_board(board_id)
+        calls.append((scripts.MARK_INCOMPLETE, [k.ready, k.gen, k.inflight], list(tokens)))
+    if calls:
+        _call(lambda: _run_all(calls))
 
 
 def sweep(*, board_ids: Iterable[int]) -> dict[int, bool]:
     """Treat changes announced too long ago as lost; return which boards are complete."""
     ids = list(board_ids)
-
-    def check() -> list[Any]:
-        pipe = _client().pipeline(transaction=False)
-        for board_id in ids:
-            k = BoardKeys.for_board(board_id)
-            _run(scripts.SWEEP, [k.ready, k.inflight, k.gen], [_bound_ms()], client=pipe)
-        return list(pipe.execute())
-
-    return {board_id: bool(int(r)) for board_id, r in zip(ids, _call(check), strict=True)}
+    if not ids:
+        return {}
+    calls = []
+    for board_id in ids:
+        k = BoardKeys.for_board(board_id)
+        calls.append((scripts.SWEEP, [k.ready, k.inflight, k.gen], [_bound_ms()]))
+    return {board_id: bool(int(r)) for board_id, r in zip(ids, _call(lambda: _run_all(calls)), strict=True)}
 
 
 # --- writes -------------------------------------------------------------------
@@ -222,30 +212,27 @@ def apply_changes(states: list[EntryState], *, token: str = "") -> dict[int, tup
     (players above, players). Raises IndexUnavailable if Redis cannot take the write.
     """
     by_board = _by_board(states)
-
-    def write() -> list[Any]:
-        pipe = _client().pipeline(transaction=False)
-        for board_id, board_states in by_board.items():
-            k = BoardKeys.for_board(board_id)
-            keys = [
-                k.z,
-                k.h,
-                k.rebuilding,
-                k.z_next,
-                k.h_next,
-                k.top,
-                k.top_min,
-                k.top_ids,
-                k.top_gen,
-                k.ready,
-                k.inflight,
-                k.gen,
-            ]
-            args = [token, str(_bound_ms()), *_payload_args(board_states)]
-            _run(scripts.APPLY_LIVE, keys, args, client=pipe)
-        return list(pipe.execute())
-
-    results = _call(write)
+    calls = []
+    for board_id, board_states in by_board.items():
+        k = BoardKeys.for_board(board_id)
+        keys = [
+            k.z,
+            k.h,
+            k.rebuilding,
+            k.z_next,
+            k.h_next,
+            k.top,
+            k.top_min,
+            k.top_ids,
+            k.top_gen,
+            k.ready,
+            k.inflight,
+            k.gen,
+        ]
+        calls.append((scripts.APPLY_LIVE, keys, [token, str(_bound_ms()), *_payload_args(board_states)]))
+    if not calls:
+        return {}
+    results = _call(lambda: _run_all(calls))
     return {
         board_id: (int(result[1]), int(result[2]))
         for board_id, result in zip(by_board, results, strict=True)

@@ -71,11 +71,6 @@ if #ARGV > 0 then redis.call('ZREM', KEYS[3], unpack(ARGV)) end
 return 1
 """
 
-# KEYS: inflight   ARGV: token*   (a change that certainly rolled back)
-FORGET = """
-return redis.call('ZREM', KEYS[1], unpack(ARGV))
-"""
-
 # KEYS: ready inflight gen   ARGV: bound  ->  1 if the index is complete
 SWEEP = (
     _COMPLETE
