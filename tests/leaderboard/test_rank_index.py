@@ -1,6 +1,9 @@
 """The Redis rank index against real Redis: same answers as SQL, guards, rebuild, cache."""
 
+import io
+
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 from django.test import Client, TestCase
 from django_redis import get_redis_connection
@@ -231,3 +234,15 @@ def test_a_submit_reads_its_placement_in_the_same_call_as_its_write() -> None:
 def test_without_a_complete_index_a_submit_has_no_placement_from_it() -> None:
     player = make_player()
     assert submit_committed(player, 5).placements == {}
+
+
+def test_the_sampled_check_says_a_complete_index_matches() -> None:
+    players = [make_player() for _ in range(5)]
+    for n, player in enumerate(players):
+        submit(player, n * 10)
+    redis_index.rebuild(board_id=board_id())
+    out = io.StringIO()
+
+    call_command("check_rank_index", "--sample", "10", stdout=out)
+
+    assert "matches" in out.getvalue()
