@@ -170,3 +170,20 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.status_code})"
+
+
+class RankIndexDebt(models.Model):
+    """A committed change the Redis rank index was not told about before its COMMIT.
+
+    Written in the change's own transaction, so it exists exactly when the change committed;
+    settling it marks the board's index incomplete (docs/decisions/0010-rank-index-completeness.md).
+    """
+
+    board_id = models.IntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "rank_index_debt"
+
+    def __str__(self) -> str:
+        return f"board {self.board_id} at {self.created_at:%Y-%m-%d %H:%M:%S}"

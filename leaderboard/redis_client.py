@@ -34,7 +34,6 @@ _breaker = pybreaker.CircuitBreaker(
     fail_max=2, reset_timeout=5, exclude=[lambda exc: not isinstance(exc, RedisError)], name="redis"
 )
 _scripts: dict[str, Any] = {}
-_after_success: list[Callable[[], None]] = []
 
 
 def is_configured() -> bool:
@@ -55,8 +54,6 @@ def call(operation: Callable[[], T]) -> T:
         result = _breaker.call(operation)
     except (RedisError, pybreaker.CircuitBreakerError) as exc:
         raise RedisUnavailable(str(exc)) from exc
-    for hook in _after_success:
-        hook()
     return result
 
 
@@ -70,11 +67,6 @@ def run_script(source: str, keys: list[str], args: list[Any], pipe: Any = None) 
     if source not in _scripts:
         _scripts[source] = client().register_script(source)
     return _scripts[source](keys=keys, args=args, client=pipe or client())
-
-
-def on_success(hook: Callable[[], None]) -> None:
-    """Call `hook` after every successful Redis call (it must be cheap)."""
-    _after_success.append(hook)
 
 
 def breaker_is_open() -> bool:

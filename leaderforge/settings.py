@@ -291,10 +291,16 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 # --- Rank index (Redis sorted sets; only with REDIS_URL) ---------------------
 # Namespace of the index keys, so several deployments can share one Redis.
 RANK_INDEX_KEY_PREFIX = os.environ.get("RANK_INDEX_KEY_PREFIX", "lf")
-# Rebuild a missing or incomplete index in the background on first use.
+# The rank index worker (manage.py rank_index_worker) rebuilds a missing or incomplete index.
 RANK_INDEX_AUTO_REBUILD = env_bool("RANK_INDEX_AUTO_REBUILD", True)
-# Upper bound on one rebuild (seconds): its lock and write-routing flag expire after this.
-RANK_INDEX_REBUILD_TIMEOUT = env_int("RANK_INDEX_REBUILD_TIMEOUT", 900)
+# A change announced before COMMIT and not in the index this many seconds later counts as lost:
+# the index stops being served until rebuilt. Keep it above the longest submit/moderation commit.
+RANK_INDEX_INTENT_SECONDS = env_float("RANK_INDEX_INTENT_SECONDS", 5.0)
+# A rebuild's lock and write-routing flag live this long, renewed with every batch it writes,
+# so a rebuilder that dies frees them within this time.
+RANK_INDEX_LEASE_SECONDS = env_float("RANK_INDEX_LEASE_SECONDS", 10.0)
+# How often the rank index worker settles index debt, sweeps lost changes and looks for work.
+RANK_INDEX_WORKER_POLL_SECONDS = env_float("RANK_INDEX_WORKER_POLL_SECONDS", 1.0)
 
 # --- Leaderboard rules --------------------------------------------------------
 LEADERBOARD_MAX_SCORE_PER_SESSION = env_int("LEADERBOARD_MAX_SCORE_PER_SESSION", 1_000_000)

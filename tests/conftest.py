@@ -12,7 +12,7 @@ from leaderboard.api_auth import forget_verified_keys
 from leaderboard.ranking import redis_index
 from tests.factories import make_api_key, make_player
 from tests.redis_cluster import PrivateCluster, require_redis_server, use_redis
-from tests.redis_server import PrivateRedis, private_redis_fixture
+from tests.redis_server import PrivateRedis, mark_redis_long_lived, private_redis_fixture
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -30,8 +30,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(autouse=True)
 def _fresh_caches(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
     """Every test starts with empty caches and index: nothing leaks between tests."""
-    # A background rebuild would read the database outside the test's transaction.
-    settings.RANK_INDEX_AUTO_REBUILD = False
     # Limits are proven in tests/leaderboard/test_rate_limits.py; elsewhere they would only interfere.
     settings.LEADERBOARD_SUBMIT_RATE_PER_PLAYER = "off"
     settings.LEADERBOARD_SUBMIT_RATE_PER_API_KEY = "off"
@@ -40,6 +38,7 @@ def _fresh_caches(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
     redis_index.reset_state()
     forget_verified_keys()
     cache.clear()
+    mark_redis_long_lived()
     yield
     selectors.forget_rarely_changing()
     redis_index.reset_state()

@@ -8,6 +8,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from leaderboard import ranking
 from leaderboard.errors import CannotFollowSelf, FollowLimitReached, PlayerNotFound, UsernameTaken
 from leaderboard.models import LeaderboardEntry
 from leaderboard.services.scores import lock_player, publish_entries_changed
@@ -44,6 +45,7 @@ def check_username_available(*, username: str, user_id: int | None = None) -> st
     return name
 
 
+@ranking.guard_commit
 @transaction.atomic
 def rename_player(*, user_id: int, username: str) -> User:
     """Rename a player, and their name on every board and in the rank index with them.

@@ -4,17 +4,20 @@ Per board, under one hash tag so every key of a board lives in one Redis Cluster
   z        sorted set   user id -> total (rank = 1 + members with a strictly higher total)
   h        hash         user id -> "version|total|sessions|username" ("version|x" once removed)
   ready    string       present only while the index is known to be complete
-  z:next, h:next, rebuilding   the index being rebuilt, and the flag that routes live writes to it too
-  top, top:min, top:ids, top:gen   cached top rows, what would invalidate them, and a fill guard
-  stats    hash         hits and misses of the cached top
+  inflight sorted set   changes announced before their COMMIT and not yet published -> when
+  gen      counter      bumped whenever a change may have missed the index; outdates rebuilds
+  z:next, h:next, rebuilding, lock   the index being rebuilt, the flag that routes live writes to it
+                                     too, and the rebuild's lease (short TTLs, renewed while it runs)
+  top, top:min, top:ids, top:gen, stats   cached top rows, what would invalidate them, a fill guard,
+                                          and the cache's hit counters
 Each write carries the entry's version; Lua scripts apply it only if it is newer, so a late or
 repeated write can never put an older total back. Calls go through `redis_client` and its breaker.
+docs/decisions/0010-rank-index-completeness.md says how an index proves it is complete.
 """
 
 import contextlib
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -22,10 +25,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.db import transaction
 from redis import Redis
 from redis.exceptions import RedisError
 
 from leaderboard import redis_client
+from leaderboard.ranking import scripts
 from leaderboard.ranking.rules import EntryState
 
 log = logging.getLogger(__name__)
@@ -33,112 +38,6 @@ T = TypeVar("T")
 
 # How many cached top rows; listings of up to this many are served from the cache.
 TOP_CACHE_ROWS = 100
-
-_APPLY_FUNCTION = """
-local function apply(z, h, uid, version, total, payload)
-  local current = redis.call('HGET', h, uid)
-  if current and tonumber(string.match(current, '^(%d+)|')) >= tonumber(version) then
-    return 0
-  end
-  if total == '' then
-    redis.call('ZREM', z, uid)
-    redis.call('HSET', h, uid, version .. '|x')
-  else
-    redis.call('ZADD', z, total, uid)
-    redis.call('HSET', h, uid, version .. '|' .. total .. '|' .. payload)
-  end
-  return 1
-end
-"""
-
-# KEYS: z h rebuilding z:next h:next top top:min top:ids top:gen ready
-# ARGV: (uid version total payload)*  ->  {ready, players above the last one, players} or {0}
-APPLY_LIVE = (
-    _APPLY_FUNCTION
-    + """
-local rebuilding = redis.call('EXISTS', KEYS[3]) == 1
-local invalidate = false
-local min = redis.call('GET', KEYS[7])
-for i = 1, #ARGV, 4 do
-  local uid, version, total, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  if rebuilding then apply(KEYS[4], KEYS[5], uid, version, total, payload) end
-  if apply(KEYS[1], KEYS[2], uid, version, total, payload) == 1 then
-    if (not min) or total == '' or tonumber(total) >= tonumber(min)
-       or redis.call('SISMEMBER', KEYS[8], uid) == 1 then
-      invalidate = true
-    end
-  end
-end
-if invalidate then
-  redis.call('DEL', KEYS[6], KEYS[7], KEYS[8])
-  redis.call('INCR', KEYS[9])
-end
--- The last player's placement, read in the same call: a submit needs it right after its write.
-local total = ARGV[#ARGV - 1]
-if redis.call('EXISTS', KEYS[10]) == 0 or total == '' then return {0} end
-return {1, redis.call('ZCOUNT', KEYS[1], '(' .. total, '+inf'), redis.call('ZCARD', KEYS[1])}
-"""
-)
-
-# KEYS: z:next h:next   ARGV: (uid version total payload)*
-APPLY_REBUILD = (
-    _APPLY_FUNCTION
-    + """
-for i = 1, #ARGV, 4 do apply(KEYS[1], KEYS[2], ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]) end
-return 1
-"""
-)
-
-# KEYS: z h z:next h:next ready rebuilding top top:min top:ids top:gen   ARGV: ready-value
-# The old keys are UNLINKed first: freeing a million members happens in the background, where a
-# RENAME over them would free them inline and stall Redis for every client.
-SWAP_IN = """
-redis.call('UNLINK', KEYS[1], KEYS[2])
-if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('RENAME', KEYS[3], KEYS[1]) end
-if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('RENAME', KEYS[4], KEYS[2]) end
-redis.call('SET', KEYS[5], ARGV[1])
-redis.call('DEL', KEYS[6], KEYS[7], KEYS[8], KEYS[9])
-redis.call('INCR', KEYS[10])
-return redis.call('ZCARD', KEYS[1])
-"""
-
-# KEYS: z h ready   ARGV: uid  ->  {ready, entry or false, players above, players}
-READ_STANDING = """
-if redis.call('EXISTS', KEYS[3]) == 0 then return {0} end
-local entry = redis.call('HGET', KEYS[2], ARGV[1])
-local players = redis.call('ZCARD', KEYS[1])
-if (not entry) or string.find(entry, '|x', 1, true) then return {1, false, 0, players} end
-local total = string.match(entry, '^%d+|(%d+)|')
-return {1, entry, redis.call('ZCOUNT', KEYS[1], '(' .. total, '+inf'), players}
-"""
-
-# KEYS: z ready   ARGV: total uid  ->  {ready, players above, players counting this one}
-READ_PLACEMENT = """
-if redis.call('EXISTS', KEYS[2]) == 0 then return {0} end
-local players = redis.call('ZCARD', KEYS[1])
-if not redis.call('ZSCORE', KEYS[1], ARGV[2]) then players = players + 1 end
-return {1, redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[1], '+inf'), players}
-"""
-
-# KEYS: z ready top top:gen stats   ->  {ready, cached rows or false, fill generation, players}
-READ_TOP = """
-if redis.call('EXISTS', KEYS[2]) == 0 then return {0} end
-local rows = redis.call('GET', KEYS[3])
-redis.call('HINCRBY', KEYS[5], rows and 'top_hits' or 'top_misses', 1)
-return {1, rows, redis.call('GET', KEYS[4]) or '0', redis.call('ZCARD', KEYS[1])}
-"""
-
-# KEYS: top top:min top:ids top:gen   ARGV: generation-seen ttl rows min uid*
-# Stores the rows only if no write invalidated the listing since they were read.
-FILL_TOP = """
-if (redis.call('GET', KEYS[4]) or '0') ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[2])
-redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[2])
-redis.call('DEL', KEYS[3])
-if #ARGV > 4 then redis.call('SADD', KEYS[3], unpack(ARGV, 5)) end
-redis.call('EXPIRE', KEYS[3], ARGV[2])
-return 1
-"""
 
 
 class IndexUnavailable(Exception):
@@ -149,11 +48,17 @@ class RebuildInProgress(Exception):
     pass
 
 
+class RebuildRefused(Exception):
+    """The rebuild may miss a change (a loss outdated it, or it lost its lease): rebuild again."""
+
+
 @dataclass(frozen=True)
 class BoardKeys:
     z: str
     h: str
     ready: str
+    inflight: str
+    gen: str
     z_next: str
     h_next: str
     rebuilding: str
@@ -171,6 +76,8 @@ class BoardKeys:
             z=f"{tag}:z",
             h=f"{tag}:h",
             ready=f"{tag}:ready",
+            inflight=f"{tag}:inflight",
+            gen=f"{tag}:gen",
             z_next=f"{tag}:z:next",
             h_next=f"{tag}:h:next",
             rebuilding=f"{tag}:rebuilding",
@@ -183,12 +90,13 @@ class BoardKeys:
         )
 
 
+def epoch_key() -> str:
+    """When this Redis's data began (see `rebuild`): absent after a flush or a restart."""
+    return f"{settings.RANK_INDEX_KEY_PREFIX}:epoch"
+
+
 def is_enabled() -> bool:
     return redis_client.is_configured()
-
-
-# Set when a write could not reach Redis: the index may now miss it, so it is rebuilt on recovery.
-_missed_writes = threading.Event()
 
 
 def breaker_is_open() -> bool:
@@ -200,9 +108,11 @@ def close_breaker() -> None:
 
 
 def reset_state() -> None:
-    """Forget outages and missed writes (a fresh process starts this way)."""
+    """Forget outages and pending settlements (a fresh process starts this way)."""
+    from leaderboard.ranking import intents
+
     redis_client.close_breaker()
-    _missed_writes.clear()
+    intents.reset_state()
 
 
 def _client() -> Redis:
@@ -213,25 +123,31 @@ def _run(source: str, keys: list[str], args: list[Any], client: Any = None) -> A
     return redis_client.run_script(source, keys, args, pipe=client)
 
 
-def _call(operation: Callable[[], T], *, reads_index: bool = False) -> T:
-    # After missed writes, the first call that reaches Redis again starts the recovery only once
-    # it has answered: what it read is from the index that missed them, so it is not served.
-    missed_before = reads_index and _missed_writes.is_set()
+def _run_all(calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
+    """Run scripts in one round trip. A single one goes straight to EVALSHA: a pipeline holding
+    scripts first asks SCRIPT EXISTS, a second round trip on every submit."""
+    if len(calls) == 1:
+        return [_run(*calls[0])]
+    pipe = _client().pipeline(transaction=False)
+    for source, keys, args in calls:
+        _run(source, keys, args, client=pipe)
+    return list(pipe.execute())
+
+
+def _call(operation: Callable[[], T]) -> T:
     try:
-        result = redis_client.call(operation)
+        return redis_client.call(operation)
     except redis_client.RedisUnavailable as exc:
         raise IndexUnavailable(str(exc)) from exc
-    if missed_before:
-        raise IndexUnavailable("the rank index missed writes; it is rebuilt before it is served again")
-    return result
 
 
-def _after_redis_success() -> None:
-    if _missed_writes.is_set():
-        _recover_after_missed_writes()
+def _bound_ms() -> int:
+    """How long an announced change may stay unpublished before it counts as lost."""
+    return int(settings.RANK_INDEX_INTENT_SECONDS * 1000)
 
 
-redis_client.on_success(_after_redis_success)
+def _lease_ms() -> int:
+    return int(settings.RANK_INDEX_LEASE_SECONDS * 1000)
 
 
 def _payload_args(states: Iterable[EntryState]) -> list[str]:
@@ -242,46 +158,81 @@ def _payload_args(states: Iterable[EntryState]) -> list[str]:
     return args
 
 
-# --- writes -------------------------------------------------------------------
-
-
-def apply_changes(states: list[EntryState]) -> dict[int, tuple[int, int]]:
-    """Write committed entry states into the index; older versions are ignored.
-
-    Returns, per board whose index is complete, the last state's (players above, players).
-    """
+def _by_board(states: Iterable[EntryState]) -> dict[int, list[EntryState]]:
     by_board: dict[int, list[EntryState]] = {}
     for state in states:
         by_board.setdefault(state.board_id, []).append(state)
+    return by_board
 
-    def write() -> list[Any]:
-        pipe = _client().pipeline(transaction=False)
-        for board_id, board_states in by_board.items():
-            k = BoardKeys.for_board(board_id)
-            keys = [
-                k.z,
-                k.h,
-                k.rebuilding,
-                k.z_next,
-                k.h_next,
-                k.top,
-                k.top_min,
-                k.top_ids,
-                k.top_gen,
-                k.ready,
-            ]
-            _run(APPLY_LIVE, keys, _payload_args(board_states), client=pipe)
-        return list(pipe.execute())
 
-    missed_before = _missed_writes.is_set()
-    try:
-        results = _call(write)
-    except IndexUnavailable:
-        _missed_writes.set()
-        log.warning("Rank index write skipped (Redis unavailable); it will be rebuilt on recovery.")
+# --- announcing changes -------------------------------------------------------
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def announce(*, board_ids: Iterable[int], token: str) -> None:
+    """Record, before COMMIT, that a change of these boards is in flight (one round trip)."""
+
+    calls = [(scripts.ANNOUNCE, [BoardKeys.for_board(b).inflight], [token]) for b in board_ids]
+    _call(lambda: _run_all(calls))
+
+
+def mark_incomplete(*, board_ids: Iterable[int], tokens: Iterable[str] = ()) -> None:
+    """These boards may miss a committed change: drop `ready`, outdate running rebuilds."""
+
+    calls = []
+    for board_id in board_ids:
+        k = BoardKeys.for_board(board_id)
+        calls.append((scripts.MARK_INCOMPLETE, [k.ready, k.gen, k.inflight], list(tokens)))
+    if calls:
+        _call(lambda: _run_all(calls))
+
+
+def sweep(*, board_ids: Iterable[int]) -> dict[int, bool]:
+    """Treat changes announced too long ago as lost; return which boards are complete."""
+    ids = list(board_ids)
+    if not ids:
         return {}
-    if missed_before:
-        return {}  # placements read from an index that missed writes: SQL answers them
+    calls = []
+    for board_id in ids:
+        k = BoardKeys.for_board(board_id)
+        calls.append((scripts.SWEEP, [k.ready, k.inflight, k.gen], [_bound_ms()]))
+    return {board_id: bool(int(r)) for board_id, r in zip(ids, _call(lambda: _run_all(calls)), strict=True)}
+
+
+# --- writes -------------------------------------------------------------------
+
+
+def apply_changes(states: list[EntryState], *, token: str = "") -> dict[int, tuple[int, int]]:
+    """Write committed entry states into the index and retire their announcement `token`.
+
+    Older versions are ignored. Returns, per board whose index is complete, the last state's
+    (players above, players). Raises IndexUnavailable if Redis cannot take the write.
+    """
+    by_board = _by_board(states)
+    calls = []
+    for board_id, board_states in by_board.items():
+        k = BoardKeys.for_board(board_id)
+        keys = [
+            k.z,
+            k.h,
+            k.rebuilding,
+            k.z_next,
+            k.h_next,
+            k.top,
+            k.top_min,
+            k.top_ids,
+            k.top_gen,
+            k.ready,
+            k.inflight,
+            k.gen,
+        ]
+        calls.append((scripts.APPLY_LIVE, keys, [token, str(_bound_ms()), *_payload_args(board_states)]))
+    if not calls:
+        return {}
+    results = _call(lambda: _run_all(calls))
     return {
         board_id: (int(result[1]), int(result[2]))
         for board_id, result in zip(by_board, results, strict=True)
@@ -289,19 +240,13 @@ def apply_changes(states: list[EntryState]) -> dict[int, tuple[int, int]]:
     }
 
 
-def _recover_after_missed_writes() -> None:
-    """Redis answers again after writes were lost: stop trusting the index, then rebuild it."""
-    _missed_writes.clear()
-    from leaderboard.ranking.sql import list_board_ids
-
-    board_ids = list_board_ids()
-    try:
-        _client().delete(*(BoardKeys.for_board(board_id).ready for board_id in board_ids))
-    except RedisError:
-        _missed_writes.set()
-        return
-    for board_id in board_ids:
-        request_rebuild(board_id)
+def force_entries(states: list[EntryState]) -> None:
+    """Overwrite these players' index entries with the database's (the caller holds their locks)."""
+    for board_id, board_states in _by_board(states).items():
+        k = BoardKeys.for_board(board_id)
+        keys = [k.z, k.h, k.top, k.top_min, k.top_ids, k.top_gen]
+        args = _payload_args(board_states)
+        _call(lambda keys=keys, args=args: _run(scripts.FORCE, keys, args))  # type: ignore[misc]
 
 
 # --- reads --------------------------------------------------------------------
@@ -319,8 +264,9 @@ class IndexedStanding:
 def read_standing(*, board_id: int, user_id: int) -> IndexedStanding | None:
     """The player's entry and position; None if the index holds no entry for them."""
     k = BoardKeys.for_board(board_id)
-    result = _call(lambda: _run(READ_STANDING, [k.z, k.h, k.ready], [user_id]), reads_index=True)
-    _require_ready(result, board_id)
+    keys = [k.z, k.h, k.ready, k.inflight, k.gen]
+    result = _call(lambda: _run(scripts.READ_STANDING, keys, [user_id, _bound_ms()]))
+    _require_complete(result, board_id)
     _, entry, above, players = result
     if not entry:
         return None
@@ -337,8 +283,9 @@ def read_standing(*, board_id: int, user_id: int) -> IndexedStanding | None:
 def read_placement(*, board_id: int, user_id: int, total_score: int) -> tuple[int, int]:
     """(players with a strictly higher total, players on the board once this one is on it)."""
     k = BoardKeys.for_board(board_id)
-    result = _call(lambda: _run(READ_PLACEMENT, [k.z, k.ready], [total_score, user_id]), reads_index=True)
-    _require_ready(result, board_id)
+    keys = [k.z, k.ready, k.inflight, k.gen]
+    result = _call(lambda: _run(scripts.READ_PLACEMENT, keys, [total_score, user_id, _bound_ms()]))
+    _require_complete(result, board_id)
     return int(result[1]), int(result[2])
 
 
@@ -351,8 +298,9 @@ class CachedTop:
 
 def read_top(*, board_id: int) -> CachedTop:
     k = BoardKeys.for_board(board_id)
-    result = _call(lambda: _run(READ_TOP, [k.z, k.ready, k.top, k.top_gen, k.stats], []), reads_index=True)
-    _require_ready(result, board_id)
+    keys = [k.z, k.ready, k.top, k.top_gen, k.stats, k.inflight, k.gen]
+    result = _call(lambda: _run(scripts.READ_TOP, keys, [_bound_ms()]))
+    _require_complete(result, board_id)
     _, rows, generation, players = result
     return CachedTop(
         rows=json.loads(rows) if rows else None,
@@ -369,84 +317,69 @@ def fill_top(*, board_id: int, generation: str, rows: list[dict[str, Any]]) -> N
     args = [generation, settings.LEADERBOARD_TOP_CACHE_SECONDS, json.dumps(rows), min_total]
     args += [row["user_id"] for row in rows]
     with contextlib.suppress(IndexUnavailable):  # the next read fills it instead
-        _call(lambda: _run(FILL_TOP, [k.top, k.top_min, k.top_ids, k.top_gen], args))
+        _call(lambda: _run(scripts.FILL_TOP, [k.top, k.top_min, k.top_ids, k.top_gen], args))
 
 
-def _require_ready(result: list[Any], board_id: int) -> None:
+def _require_complete(result: list[Any], board_id: int) -> None:
+    # No rebuild is started here: a missing `ready` is itself the request the rank index worker
+    # acts on, and a rebuild never runs on a serving worker's database connection.
     if not int(result[0]):
-        request_rebuild(board_id)
         raise IndexUnavailable(f"rank index of board {board_id} is not complete")
 
 
-def cache_stats() -> dict[str, int]:
-    """Hits and misses summed over the boards (each board counts under its own hash tag)."""
-    from leaderboard.ranking.sql import list_board_ids
+def cache_stats(*, board_ids: Iterable[int]) -> dict[str, int]:
+    """Top-listing cache counters summed over these boards."""
+    ids = list(board_ids)
 
-    totals: dict[str, int] = {}
-    for board_id in list_board_ids():
-        key = BoardKeys.for_board(board_id).stats
-        raw: dict[bytes, bytes] = _call(lambda key=key: _client().hgetall(key))  # type: ignore[misc,arg-type]
-        for name, value in raw.items():
-            totals[name.decode()] = totals.get(name.decode(), 0) + int(value)
-    return totals
+    def read() -> list[Any]:
+        pipe = _client().pipeline(transaction=False)
+        for board_id in ids:
+            pipe.hgetall(BoardKeys.for_board(board_id).stats)
+        return list(pipe.execute())
+
+    counts: dict[str, int] = {}
+    for raw in _call(read):
+        for key, value in raw.items():
+            counts[key.decode()] = counts.get(key.decode(), 0) + int(value)
+    return counts
 
 
 def is_ready(board_id: int) -> bool:
-    k = BoardKeys.for_board(board_id)
+    """Whether the board's index is complete now (a change announced too long ago says no)."""
     try:
-        return bool(_call(lambda: _client().exists(k.ready)))
+        return sweep(board_ids=[board_id])[board_id]
     except IndexUnavailable:
         return False
 
 
-# --- rebuild and check --------------------------------------------------------
+# --- rebuild ------------------------------------------------------------------
 
 REBUILD_BATCH = 2000
-_last_rebuild_request: dict[int, float] = {}
-
-
-def request_rebuild(board_id: int) -> None:
-    """Rebuild a board's index in a background thread, at most every few seconds per process."""
-    if not settings.RANK_INDEX_AUTO_REBUILD:
-        return
-    now = time.monotonic()
-    if now - _last_rebuild_request.get(board_id, -1e9) < 10:
-        return
-    _last_rebuild_request[board_id] = now
-
-    def run() -> None:
-        from django.db import connection
-
-        try:
-            rebuild(board_id=board_id)
-        except (RebuildInProgress, IndexUnavailable):
-            pass
-        except Exception:
-            log.exception("Background rebuild of the rank index for board %s failed", board_id)
-        finally:
-            connection.close()
-
-    threading.Thread(target=run, name=f"rank-index-rebuild-{board_id}", daemon=True).start()
 
 
 def rebuild(*, board_id: int, on_progress: Callable[[int], None] | None = None) -> int:
     """Stream a board from PostgreSQL into fresh keys, then swap them in atomically.
 
     Writes committed while it runs go to both the live and the fresh keys (see APPLY_LIVE),
-    and versions settle who wins, so nothing that commits during a rebuild is lost.
+    and versions settle who wins, so nothing that commits during a rebuild is lost. The swap
+    refuses (RebuildRefused) if a change was lost since the rebuild began, or if its lease
+    lapsed: a rebuild holds its lock and write-routing flag for RANK_INDEX_LEASE_SECONDS,
+    renewed with every batch, so a rebuilder that dies frees them within seconds.
     """
     from leaderboard.models import LeaderboardEntry
 
     k = BoardKeys.for_board(board_id)
-    client = _client()
-    token = uuid.uuid4().hex
-    ttl = settings.RANK_INDEX_REBUILD_TIMEOUT
-    if not _call(lambda: client.set(k.lock, token, nx=True, ex=ttl)):
+    token = new_token()
+    lease = _lease_ms()
+    begun = _call(
+        lambda: _run(scripts.BEGIN_REBUILD, [k.lock, k.rebuilding, k.z_next, k.h_next, k.gen], [token, lease])
+    )
+    if begun is None:
         raise RebuildInProgress(f"board {board_id} is already being rebuilt")
+    generation = begun.decode() if isinstance(begun, bytes) else str(begun)
+    swapped = False
     try:
-        _call(lambda: client.unlink(k.z_next, k.h_next))
-        # Route live writes to the fresh keys *before* reading the snapshot.
-        _call(lambda: client.set(k.rebuilding, "1", ex=ttl))
+        _wait_out_earlier_announcements(k, token)
         rows = (
             LeaderboardEntry.objects.filter(board_id=board_id)
             .values_list("user_id", "version", "total_score", "session_count", "username")
@@ -454,43 +387,136 @@ def rebuild(*, board_id: int, on_progress: Callable[[int], None] | None = None) 
         )
         done = 0
         batch: list[EntryState] = []
-        for user_id, version, total, sessions, username in rows:
-            batch.append(EntryState(board_id, user_id, version, total, sessions, username))
-            if len(batch) == REBUILD_BATCH:
-                _write_rebuild_batch(k, batch)
-                done += len(batch)
-                batch = []
-                if on_progress:
-                    on_progress(done)
-        if batch:
-            _write_rebuild_batch(k, batch)
-            done += len(batch)
-            if on_progress:
-                on_progress(done)
-        keys = [k.z, k.h, k.z_next, k.h_next, k.ready, k.rebuilding, k.top, k.top_min, k.top_ids, k.top_gen]
-        return int(_call(lambda: _run(SWAP_IN, keys, [str(int(time.time()))])))
+        # In a transaction the cursor streams batch by batch; outside one PostgreSQL would
+        # materialise the whole board before the first row, with no lease renewal meanwhile.
+        with transaction.atomic():
+            for user_id, version, total, sessions, username in rows:
+                batch.append(EntryState(board_id, user_id, version, total, sessions, username))
+                if len(batch) == REBUILD_BATCH:
+                    _write_rebuild_batch(k, batch, token)
+                    done += len(batch)
+                    batch = []
+                    if on_progress:
+                        on_progress(done)
+        _write_rebuild_batch(k, batch, token)
+        done += len(batch)
+        if on_progress and batch:
+            on_progress(done)
+        keys = [
+            k.z,
+            k.h,
+            k.z_next,
+            k.h_next,
+            k.ready,
+            k.rebuilding,
+            k.top,
+            k.top_min,
+            k.top_ids,
+            k.top_gen,
+            k.lock,
+            k.gen,
+            k.inflight,
+        ]
+        args = [token, str(int(time.time())), generation, _bound_ms()]
+        result = _call(lambda: _run(scripts.SWAP_IN, keys, args))
+        if not int(result[0]):
+            raise RebuildRefused(f"rebuild of board {board_id} refused ({result[1].decode()})")
+        swapped = True
+        return int(result[1])
     finally:
-        try:
-            if client.get(k.lock) == token.encode():
-                client.delete(k.lock, k.rebuilding)
-        except RedisError:
-            pass  # the lock and flag expire on their own
+        if not swapped:
+            with contextlib.suppress(RedisError, IndexUnavailable):  # else the lease lapses by itself
+                _call(lambda: _run(scripts.RELEASE, [k.lock, k.rebuilding, k.z_next, k.h_next], [token]))
 
 
-def _write_rebuild_batch(k: BoardKeys, batch: list[EntryState]) -> None:
-    args = _payload_args(batch)
-    _call(lambda: _run(APPLY_REBUILD, [k.z_next, k.h_next], args))
+def _wait_out_earlier_announcements(k: BoardKeys, token: str) -> None:
+    """On a Redis that lost its data, wait one announcement bound before reading the snapshot.
+
+    Announcements made before the loss are gone with it; their transactions commit within the
+    bound, so a snapshot read after it holds every one of them.
+    """
+    age_ms = int(_call(lambda: _run(scripts.EPOCH_AGE, [epoch_key()], [])))
+    remaining = (_bound_ms() - age_ms) / 1000
+    deadline = time.monotonic() + remaining
+    while (left := deadline - time.monotonic()) > 0:
+        _renew_lease(k, token)
+        time.sleep(min(left, settings.RANK_INDEX_LEASE_SECONDS / 3))
 
 
-def read_entries(*, board_id: int, user_ids: list[int]) -> dict[int, tuple[int, int, str] | None]:
-    """What the index holds for these players: (total, sessions, username), or None."""
+def _renew_lease(k: BoardKeys, token: str) -> None:
+    if not int(_call(lambda: _run(scripts.RENEW_LEASE, [k.lock, k.rebuilding], [token, _lease_ms()]))):
+        raise RebuildRefused("the rebuild lost its lease")
+
+
+def _write_rebuild_batch(k: BoardKeys, batch: list[EntryState], token: str) -> None:
+    args = [token, str(_lease_ms()), *_payload_args(batch)]
+    keys = [k.z_next, k.h_next, k.lock, k.rebuilding]
+    if not int(_call(lambda: _run(scripts.APPLY_REBUILD, keys, args))):
+        raise RebuildRefused("the rebuild lost its lease")
+
+
+# --- inspection (check_rank_index) --------------------------------------------
+
+
+def read_entries(
+    *, board_id: int, user_ids: list[int]
+) -> tuple[dict[int, tuple[int, int, str] | None], list[int | None]]:
+    """What the index holds for these players, in one round trip: their live hash entries
+    ((total, sessions, username), or None) and their sorted-set totals (None: not a member)."""
     k = BoardKeys.for_board(board_id)
-    values: list[bytes | None] = _call(lambda: _client().hmget(k.h, [str(u) for u in user_ids]))  # type: ignore[arg-type,return-value]
+    members = [str(u) for u in user_ids]
+
+    def read() -> list[Any]:
+        pipe = _client().pipeline(transaction=False)
+        pipe.hmget(k.h, members)
+        pipe.zmscore(k.z, members)
+        return list(pipe.execute())
+
+    values, scores = _call(read)
     found: dict[int, tuple[int, int, str] | None] = {}
     for user_id, value in zip(user_ids, values, strict=True):
         parts = value.decode().split("|", 3) if value else []
         found[user_id] = (int(parts[1]), int(parts[2]), parts[3]) if len(parts) == 4 else None
-    return found
+    return found, [None if score is None else int(score) for score in scores]
+
+
+def count_live_entries(*, board_id: int, count: int) -> int:
+    """How many players the hash holds a live entry for (removed ones leave a marker)."""
+    k = BoardKeys.for_board(board_id)
+    live = 0
+    cursor = 0
+    while True:
+        cursor, page = _call(lambda cursor=cursor: _client().hscan(k.h, cursor, count=count))  # type: ignore[misc]
+        entries: dict[bytes, bytes] = page  # type: ignore[assignment]
+        live += sum(1 for value in entries.values() if not value.endswith(b"|x"))
+        if cursor == 0:
+            return live
+
+
+def scan_entries(*, board_id: int, count: int) -> Iterable[list[int]]:
+    """User ids of every live entry of the hash, in batches of about `count`."""
+    k = BoardKeys.for_board(board_id)
+    cursor = 0
+    while True:
+        cursor, page = _call(lambda cursor=cursor: _client().hscan(k.h, cursor, count=count))  # type: ignore[misc]
+        entries: dict[bytes, bytes] = page  # type: ignore[assignment]
+        live = [int(uid) for uid, value in entries.items() if not value.endswith(b"|x")]
+        if live:
+            yield live
+        if cursor == 0:
+            return
+
+
+def scan_members(*, board_id: int, count: int) -> Iterable[list[int]]:
+    """User ids of every member of the sorted set, in batches of about `count`."""
+    k = BoardKeys.for_board(board_id)
+    cursor = 0
+    while True:
+        cursor, page = _call(lambda cursor=cursor: _client().zscan(k.z, cursor, count=count))  # type: ignore[misc]
+        if page:
+            yield [int(member) for member, _ in page]
+        if cursor == 0:
+            return
 
 
 def read_top_ids(*, board_id: int, count: int) -> list[tuple[int, int]]:

@@ -17,6 +17,7 @@ from leaderboard.services.scores import (
     SubmittedScore,
     rebuild_entries,
     refresh_score_baselines,
+    repair_index_entries,
     submit_score,
 )
 
@@ -31,6 +32,7 @@ __all__ = [
     "purge_idempotency_keys",
     "rebuild_entries",
     "refresh_score_baselines",
+    "repair_index_entries",
     "restore_player",
     "restore_session",
     "rotate_api_key",

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from leaderboard import ranking
 from leaderboard.errors import IdempotencyKeyBusy, IdempotencyKeyReused
 from leaderboard.models import IdempotentRequest
 
@@ -30,6 +31,7 @@ def fingerprint_request(*, operation: str, data: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@ranking.guard_commit
 @transaction.atomic
 def run_idempotently(
     *,

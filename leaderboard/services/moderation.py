@@ -2,6 +2,7 @@
 
 from django.db import transaction
 
+from leaderboard import ranking
 from leaderboard.errors import ModerationError
 from leaderboard.models import GameSession, LeaderboardEntry, ModerationLog
 from leaderboard.services.scores import lock_player, publish_entries_changed, rebuild_player_entries
@@ -15,6 +16,7 @@ def _require_reason(reason: str) -> str:
     return reason
 
 
+@ranking.guard_commit
 @transaction.atomic
 def void_session(*, session_id: int, moderator: User, reason: str) -> GameSession:
     """Exclude a session from every total; the player's ranks follow at once."""
@@ -27,6 +29,7 @@ def void_session(*, session_id: int, moderator: User, reason: str) -> GameSessio
     )
 
 
+@ranking.guard_commit
 @transaction.atomic
 def restore_session(*, session_id: int, moderator: User, reason: str) -> GameSession:
     """Count a voided session again."""
@@ -60,6 +63,7 @@ def _set_session_void(
     return session
 
 
+@ranking.guard_commit
 @transaction.atomic
 def hide_player(*, user_id: int, moderator: User, reason: str) -> None:
     """Take a player off every board; everyone below them moves up. Their sessions stay."""
@@ -74,6 +78,7 @@ def hide_player(*, user_id: int, moderator: User, reason: str) -> None:
     )
 
 
+@ranking.guard_commit
 @transaction.atomic
 def restore_player(*, user_id: int, moderator: User, reason: str) -> None:
     """Put a hidden player back, with totals recounted from their counted sessions."""

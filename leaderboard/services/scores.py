@@ -66,6 +66,7 @@ RETURNING total_score, session_count, version
 """.replace("{NEXT_VERSION}", NEXT_VERSION)
 
 
+@ranking.guard_commit
 @transaction.atomic
 def submit_score(*, user_id: int, score: int, game_mode: str) -> SubmittedScore:
     """Record one game session and add it to every board it counts towards.
@@ -121,9 +122,11 @@ def submit_score(*, user_id: int, score: int, game_mode: str) -> SubmittedScore:
         for e in entries.values()
     ]
     submitted = SubmittedScore(session=session, username=username, entries=entries)
+    # Last thing before COMMIT: from here on the index knows a change of these boards is in flight.
+    intent = ranking.announce_changes(board_ids=list(entries))
 
     def publish() -> None:
-        submitted.placements.update(ranking.record_entries(states))
+        submitted.placements.update(ranking.record_entries(states, intent=intent))
 
     transaction.on_commit(publish, robust=True)
     return submitted
@@ -204,12 +207,17 @@ WHERE board_id = %(board_id)s {user_filter}
 """
 
 
+@ranking.guard_commit
 @transaction.atomic
 def rebuild_entries(*, board_id: int, game_mode: str, user_ids: list[int] | None = None) -> None:
     """Make a board's entries equal to the sums of counted sessions (of all players, or these)."""
     _rebuild_board(board_id=board_id, game_mode=game_mode, user_ids=user_ids)
     if user_ids is not None:
         publish_entries_changed(user_ids=user_ids)
+    else:
+        # Too many players to publish one by one: the board's index is rebuilt instead.
+        intent = ranking.announce_changes(board_ids=[board_id])
+        transaction.on_commit(partial(ranking.mark_incomplete, intent=intent), robust=True)
 
 
 def _rebuild_board(*, board_id: int, game_mode: str, user_ids: list[int] | None) -> None:
@@ -243,8 +251,34 @@ def rebuild_player_entries(*, user_id: int) -> None:
 
 
 def publish_entries_changed(*, user_ids: list[int]) -> None:
+    """Announce the players' entry changes to the index now and publish them after commit.
+
+    Callers run it at the end of their transaction and are wrapped in `ranking.guard_commit`.
+    """
+    intent = ranking.announce_changes()
     # robust: a failing index update must not turn a committed change into an error.
-    transaction.on_commit(partial(ranking.on_entries_changed, user_ids=list(user_ids)), robust=True)
+    transaction.on_commit(
+        partial(ranking.on_entries_changed, user_ids=list(user_ids), intent=intent), robust=True
+    )
+
+
+def repair_index_entries(*, board_id: int, user_ids: list[int]) -> None:
+    """Make these players' rank index entries equal to the database's (check_rank_index --repair).
+
+    Each chunk of players is locked as a submit locks them, so no change of theirs commits between
+    reading the entry and writing it over the index's.
+    """
+    ids = sorted(set(user_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        with transaction.atomic():
+            list(
+                User.objects.select_for_update(no_key=True)
+                .filter(pk__in=chunk)
+                .order_by("pk")
+                .values_list("pk")
+            )
+            ranking.repair_entries(board_id=board_id, user_ids=chunk)
 
 
 @transaction.atomic

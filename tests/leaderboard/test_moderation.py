@@ -222,7 +222,7 @@ def test_moderation_tells_ranking_after_commit(monkeypatch, django_capture_on_co
     player = make_player()
     session = submit(player, 10).session
     changed: list[list[int]] = []
-    monkeypatch.setattr(ranking, "on_entries_changed", lambda *, user_ids: changed.append(user_ids))
+    monkeypatch.setattr(ranking, "on_entries_changed", lambda *, user_ids, intent: changed.append(user_ids))
 
     with django_capture_on_commit_callbacks(execute=True):
         services.void_session(session_id=session.pk, moderator=moderator, reason="a")

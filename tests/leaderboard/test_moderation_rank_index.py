@@ -7,6 +7,7 @@ from django_redis import get_redis_connection
 from leaderboard import ranking, selectors, services
 from leaderboard.ranking import redis_index, sql
 from tests.factories import make_moderator, make_player, submit
+from tests.redis_server import mark_redis_long_lived
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db]
 
@@ -27,6 +28,7 @@ def listing() -> list[tuple[str, int, int]]:
 
 def test_the_index_follows_voids_hides_and_restores() -> None:
     get_redis_connection("default").flushdb()
+    mark_redis_long_lived()
     moderator = make_moderator()
     a, b, c = make_player("a"), make_player("b"), make_player("c")
     bonus = submit(a, 50).session

@@ -1,6 +1,9 @@
 """The Redis rank index against real Redis: same answers as SQL, guards, rebuild, cache."""
 
+import io
+
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 from django.test import Client, TestCase
 from django_redis import get_redis_connection
@@ -11,6 +14,7 @@ from leaderboard import ranking, selectors, services
 from leaderboard.ranking import redis_index, sql
 from leaderboard.ranking.redis_index import BoardKeys
 from tests.factories import make_player, submit
+from tests.redis_server import mark_redis_long_lived
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db]
 
@@ -50,6 +54,7 @@ def assert_paths_agree(players) -> None:  # type: ignore[no-untyped-def]
 )
 def test_index_and_sql_give_identical_ranks_and_listings(first, later) -> None:  # type: ignore[no-untyped-def]
     get_redis_connection("default").flushdb()
+    mark_redis_long_lived()
     with transaction.atomic():
         players = [make_player() for _ in first]
         for player, scores in zip(players, first, strict=True):
@@ -95,6 +100,7 @@ def test_flushed_index_is_detected_and_reads_fall_back_to_sql(client: Client) ->
         submit(player, score)
     redis_index.rebuild(board_id=board_id())
     get_redis_connection("default").flushdb()  # as FLUSHALL would, for our database only
+    mark_redis_long_lived()
 
     assert ranking.rank_source(board_id=board_id()) == "sql"
     assert client.get(f"/api/leaderboard/rank/{players[2].pk}").json()["rank"] == 2
@@ -122,8 +128,8 @@ def test_writes_during_a_rebuild_are_not_lost(monkeypatch) -> None:  # type: ign
     late = make_player()
     original = redis_index._write_rebuild_batch
 
-    def write_batch_then_submit(keys, batch):  # type: ignore[no-untyped-def]
-        original(keys, batch)
+    def write_batch_then_submit(keys, batch, token):  # type: ignore[no-untyped-def]
+        original(keys, batch, token)
         # Commits that land after the snapshot was read, while the rebuild is still writing.
         submit_committed(players[0], 50)
         submit_committed(late, 5)
@@ -228,3 +234,15 @@ def test_a_submit_reads_its_placement_in_the_same_call_as_its_write() -> None:
 def test_without_a_complete_index_a_submit_has_no_placement_from_it() -> None:
     player = make_player()
     assert submit_committed(player, 5).placements == {}
+
+
+def test_the_sampled_check_says_a_complete_index_matches() -> None:
+    players = [make_player() for _ in range(5)]
+    for n, player in enumerate(players):
+        submit(player, n * 10)
+    redis_index.rebuild(board_id=board_id())
+    out = io.StringIO()
+
+    call_command("check_rank_index", "--sample", "10", stdout=out)
+
+    assert "matches" in out.getvalue()

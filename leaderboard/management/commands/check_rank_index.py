@@ -1,32 +1,42 @@
-"""Compare the Redis rank index with the database; exit non-zero on any drift."""
+"""Compare the Redis rank index with the database; exit non-zero on any drift.
+
+The default is a quick look (size, the top 100, a random sample); `--full` compares every entry of
+every board, streamed in batches, and `--repair` rewrites the players found drifted.
+"""
 
 import random
 import sys
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from leaderboard import metrics, ranking
+from leaderboard import metrics, ranking, services
 from leaderboard.models import Board, LeaderboardEntry
-from leaderboard.ranking import redis_index
+from leaderboard.ranking import audit, redis_index
 
 TOP_CHECKED = 100
 
 
 class Command(BaseCommand):
-    help = "Check the Redis rank index against the database (size, the top 100, a random sample)."
+    help = "Check the Redis rank index against the database (default: size, the top 100, a random sample)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--sample", type=int, default=1000, help="random players compared per board")
+        parser.add_argument("--full", action="store_true", help="compare every entry of every board")
+        parser.add_argument("--repair", action="store_true", help="with --full: rewrite the drifted players")
+        parser.add_argument("--batch", type=int, default=2000, help="with --full: players per round trip")
 
-    def handle(self, *args: Any, sample: int, **options: Any) -> None:
+    def handle(self, *args: Any, sample: int, full: bool, repair: bool, batch: int, **options: Any) -> None:
         if not redis_index.is_enabled():
             raise CommandError("REDIS_URL is not set: there is no rank index to check.")
+        if repair and not full:
+            raise CommandError("--repair needs --full: only a full check finds every drifted player.")
         drift = []
         problems_by_board = {}
         for board in Board.objects.order_by("id"):
             try:
-                problems = self.check_board(board, sample)
+                problems = self.check_all(board, repair, batch) if full else self.check_board(board, sample)
             except redis_index.IndexUnavailable as exc:
                 problems = [f"index unavailable ({exc})"]
             problems_by_board[board.slug] = len(problems)
@@ -38,6 +48,28 @@ class Command(BaseCommand):
         if drift:
             sys.exit(1)
         self.stdout.write("The rank index matches the database.")
+
+    def check_all(self, board: Board, repair: bool, batch: int) -> list[str]:
+        started = time.monotonic()
+        result = audit.audit_board(board_id=board.id, batch=batch)
+        self.stdout.write(
+            f"{board.slug}: {result.checked} entries compared, {result.indexed} indexed, "
+            f"{len(result.drifted)} drifted, in {time.monotonic() - started:.1f}s"
+        )
+        problems = []
+        if result.drifted and repair:
+            services.repair_index_entries(board_id=board.id, user_ids=result.drifted)
+            still = audit.recheck(board.id, result.drifted)
+            self.stdout.write(f"{board.slug}: {len(result.drifted) - len(still)} players repaired")
+            if still:
+                problems.append(f"{len(still)} players still differ after repair, e.g. {sorted(still)[:5]}")
+        elif result.drifted:
+            problems.append(
+                f"{len(result.drifted)} players differ, e.g. {result.drifted[:5]} (--repair fixes them)"
+            )
+        if not redis_index.is_ready(board.id):
+            problems.append("index is not marked complete (the rank index worker rebuilds it)")
+        return problems
 
     def check_board(self, board: Board, sample: int) -> list[str]:
         if not redis_index.is_ready(board.id):
@@ -61,7 +93,7 @@ class Command(BaseCommand):
                 "user_id", "total_score", "session_count", "username"
             )
         }
-        indexed = redis_index.read_entries(board_id=board.id, user_ids=candidates)
+        indexed, _ = redis_index.read_entries(board_id=board.id, user_ids=candidates)
         mismatched = [uid for uid in candidates if indexed.get(uid) != expected.get(uid)]
         if mismatched:
             problems.append(

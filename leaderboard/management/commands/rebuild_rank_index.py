@@ -31,11 +31,21 @@ class Command(BaseCommand):
                 total=board.entries.count(), desc=f"{board.slug}", unit=" players", disable=None
             ) as bar:
                 try:
-                    count = redis_index.rebuild(
-                        board_id=board.id, on_progress=lambda n: bar.update(n - bar.n)
-                    )
+                    count = self.rebuild(board.id, bar)
                 except redis_index.RebuildInProgress as exc:
                     raise CommandError(f"{exc}; try again when it has finished.") from exc
+                except redis_index.RebuildRefused as exc:
+                    raise CommandError(f"{exc}: changes keep being lost; is Redis flapping?") from exc
                 except redis_index.IndexUnavailable as exc:
                     raise CommandError(f"Redis is unavailable: {exc}") from exc
             self.stdout.write(f"{board.slug}: {count} players indexed in {time.monotonic() - started:.1f}s")
+
+    def rebuild(self, board_id: int, bar: tqdm) -> int:  # type: ignore[type-arg]
+        for _ in range(2):
+            try:
+                return redis_index.rebuild(board_id=board_id, on_progress=lambda n: bar.update(n - bar.n))
+            except redis_index.RebuildRefused as exc:
+                # A change was lost while it ran, so its snapshot may miss it: start again.
+                self.stderr.write(f"{exc}; rebuilding again")
+                bar.reset()
+        return redis_index.rebuild(board_id=board_id, on_progress=lambda n: bar.update(n - bar.n))
