@@ -575,6 +575,28 @@ def serve(
         children.stop(process, grace=float(env.get("GUNICORN_GRACEFUL_TIMEOUT", "20")) + 5)
 
 
+@contextmanager
+def index_worker(
+    children: Children, target: Target, secret_key: str, commands: set[str], log_path: Path
+) -> Iterator[None]:
+    """Run the rank index worker beside gunicorn, as deployments do (it alone rebuilds the index)."""
+    if "rank_index_worker" not in commands:
+        yield  # an app from before the worker rebuilt in its request workers
+        return
+    with open(log_path, "ab") as log_file:
+        process = children.start(
+            [sys.executable, "manage.py", "rank_index_worker"],
+            cwd=ROOT,
+            env=target.env(secret_key),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield
+    finally:
+        children.stop(process)
+
+
 def wait_until_healthy(url: str, process: subprocess.Popen[Any], log_path: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -835,6 +857,7 @@ def run_scenarios(
     results: list[ScenarioResult] = []
     rates: list[RateResult] = []
     with (
+        index_worker(children, main, secret_key, commands, run_dir / "rank-index-worker.log"),
         serve(children, main, secret_key, {}, run_dir / "gunicorn.log") as server,
         serve(
             children,
@@ -876,7 +899,7 @@ def run_scenarios(
                 n_players,
                 n_sessions,
             )
-            prepare(small, secret_key)
+            small_commands = prepare(small, secret_key)
             small_runner = Runner(
                 children,
                 small,
@@ -885,7 +908,12 @@ def run_scenarios(
                 wrk_environment(read_players(small.database_url), run_dir / f"unranked-{suffix}.txt", ""),
                 track_cache=False,
             )
-            with serve(children, small, secret_key, {}, run_dir / f"gunicorn-{suffix}.log") as small_server:
+            with (
+                index_worker(
+                    children, small, secret_key, small_commands, run_dir / f"rank-index-worker-{suffix}.log"
+                ),
+                serve(children, small, secret_key, {}, run_dir / f"gunicorn-{suffix}.log") as small_server,
+            ):
                 result = small_runner.scenario("rank", small_server, label=f"rank @ {n_players:,}")
             scaling.append({"players": n_players, **result.as_dict()})
         scaling.append(
@@ -970,7 +998,10 @@ def run_compare(
     best: dict[str, tuple[ScenarioResult, ScenarioResult]] = {}
 
     def measure(label: str, extra: dict[str, str]) -> None:
-        with serve(children, target, secret_key, extra, run_dir / "gunicorn-compare.log") as server:
+        with (
+            index_worker(children, target, secret_key, commands, run_dir / "rank-index-worker-compare.log"),
+            serve(children, target, secret_key, extra, run_dir / "gunicorn-compare.log") as server,
+        ):
             ceiling = runner.scenario("health", server, label=f"{label}: health")
             mix = runner.scenario("mix", server, label=f"{label}: mix")
         set_ceiling_ratios([ceiling, mix], ceiling)
