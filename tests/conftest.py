@@ -107,4 +107,5 @@ def on_cluster(settings, redis_cluster: PrivateCluster) -> PrivateCluster:  # ty
     use_redis(settings, redis_cluster.env)
     redis_index.reset_state()
     cache.clear()  # FLUSHDB on every master
+    mark_redis_long_lived()
     return redis_cluster

@@ -16,6 +16,7 @@ from leaderboard.ranking.redis_index import BoardKeys
 from tests.factories import make_player
 from tests.leaderboard.test_concurrency import run_in_threads
 from tests.redis_cluster import PrivateCluster, free_ports, require_redis_server, use_redis, wait_until
+from tests.redis_server import mark_redis_long_lived
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -32,6 +33,7 @@ def cluster(settings) -> Iterator[PrivateCluster]:  # type: ignore[no-untyped-de
         cluster.start()
         use_redis(settings, cluster.env)
         redis_index.reset_state()
+        mark_redis_long_lived()
         yield cluster
     finally:
         cluster.stop_all()

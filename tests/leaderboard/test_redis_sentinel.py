@@ -14,6 +14,7 @@ from leaderboard.ranking import redis_index, sql
 from leaderboard.ranking.redis_index import BoardKeys
 from tests.factories import make_player
 from tests.redis_cluster import PrivateSentinels, require_redis_server, use_redis, wait_until
+from tests.redis_server import mark_redis_long_lived
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -30,6 +31,7 @@ def sentinels(settings) -> Iterator[PrivateSentinels]:  # type: ignore[no-untype
         deployment.start()
         use_redis(settings, deployment.env)
         redis_index.reset_state()
+        mark_redis_long_lived()
         yield deployment
     finally:
         deployment.stop_all()

@@ -56,11 +56,11 @@ def test_a_rename_reaches_the_rank_index_and_its_cached_top(client: Client) -> N
 
     user_services.rename_player(user_id=neo.pk, username="the_one")
 
-    assert redis_index.read_entries(board_id=board_id, user_ids=[neo.pk]) == {neo.pk: (50, 1, "the_one")}
+    assert redis_index.read_entries(board_id=board_id, user_ids=[neo.pk])[0] == {neo.pk: (50, 1, "the_one")}
     assert _api_names(client, neo.pk) == ("the_one", ["the_one", "smith"])
     # A submit after the rename keeps the new name (the index takes it from the submit too).
     submit(neo, 5)
-    assert redis_index.read_entries(board_id=board_id, user_ids=[neo.pk]) == {neo.pk: (55, 2, "the_one")}
+    assert redis_index.read_entries(board_id=board_id, user_ids=[neo.pk])[0] == {neo.pk: (55, 2, "the_one")}
 
 
 def test_a_rename_to_a_look_alike_of_another_name_is_refused() -> None:
