@@ -68,20 +68,28 @@ RETURNING total_score, session_count, version
 
 @ranking.guard_commit
 @transaction.atomic
-def submit_score(*, user_id: int, score: int, game_mode: str) -> SubmittedScore:
-    """Record one game session and add it to every board it counts towards.
+def submit_score(
+    *, user_id: int, score: int, game_mode: str, played_at: datetime | None = None
+) -> SubmittedScore:
+    """Record one game session, played at `played_at` (None: now), on every board it counts towards.
 
     A hidden player's session is recorded (nothing is lost if they are restored) but
     counts towards no board while they stay hidden.
     """
     player = lock_player(user_id=user_id)
     now = timezone.now()
+    played_at = played_at or now
     username = player.username
     entries = {}
     if not player.is_hidden:
         entries = {
             board.id: _add_to_entry(
-                board_id=board.id, user_id=user_id, username=username, score=score, at=now
+                board_id=board.id,
+                user_id=user_id,
+                username=username,
+                score=score,
+                played_at=played_at,
+                changed_at=now,
             )
             for board in selectors.list_boards_for_mode(game_mode=game_mode)
         }
@@ -104,7 +112,7 @@ def submit_score(*, user_id: int, score: int, game_mode: str) -> SubmittedScore:
         user_id=user_id,
         score=score,
         game_mode=game_mode,
-        played_at=now,
+        played_at=played_at,
         is_flagged=bool(reason),
         flag_reason=reason,
     )
@@ -156,7 +164,11 @@ def lock_player(*, user_id: int) -> _LockedPlayer:
     return _LockedPlayer(username=player[0], is_hidden=player[1])
 
 
-def _add_to_entry(*, board_id: int, user_id: int, username: str, score: int, at: datetime) -> EntryTotals:
+def _add_to_entry(
+    *, board_id: int, user_id: int, username: str, score: int, played_at: datetime, changed_at: datetime
+) -> EntryTotals:
+    # The tie-break time is when the session was played (who reached the total first); the
+    # version is when the entry changed, so the index orders writes as they happened.
     with connection.cursor() as cursor:
         cursor.execute(
             _UPSERT_ENTRY_SQL,
@@ -165,8 +177,8 @@ def _add_to_entry(*, board_id: int, user_id: int, username: str, score: int, at:
                 user_id,
                 username,
                 score,
-                connection.ops.adapt_datetimefield_value(at),
-                _version_at(at),
+                connection.ops.adapt_datetimefield_value(played_at),
+                _version_at(changed_at),
             ],
         )
         total_score, session_count, version = cursor.fetchone()

@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from leaderboard import charts, selectors, services
-from leaderboard.models import GameSession
 from leaderboard.selectors import HistoryPoint
 from tests.factories import make_moderator, make_player, submit
 
@@ -26,8 +25,7 @@ def test_a_long_history_is_thinned_to_bounded_points_keeping_first_and_last() ->
     player = make_player()
     start = datetime(2026, 1, 1, tzinfo=UTC)
     for i in range(250):
-        session = submit(player, 2).session
-        GameSession.objects.filter(pk=session.pk).update(played_at=start + timedelta(hours=i))
+        submit(player, 2, played_at=start + timedelta(hours=i))
 
     history = selectors.get_score_history(user_id=player.pk, max_points=60)
 

@@ -7,9 +7,9 @@ from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leaderboard import ranking, selectors
-from leaderboard.models import LeaderboardEntry
-from tests.factories import make_player, submit
+from leaderboard import ranking, selectors, services
+from leaderboard.models import GameSession, LeaderboardEntry
+from tests.factories import make_moderator, make_player, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -124,3 +124,28 @@ def test_game_mode_boards_count_only_their_mode() -> None:
         user_id=player.pk, board=next(b for b in selectors.list_active_boards() if b.id == team_board.id)
     )
     assert team is not None and (team.total_score, team.session_count) == (30, 1)
+
+
+def test_ties_go_to_who_played_first_even_when_the_session_arrives_later() -> None:
+    early, late = make_player("early"), make_player("late")
+    noon = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+    submit(late, 50, played_at=noon + dt.timedelta(minutes=5))
+    submit(early, 50, played_at=noon)  # sent afterwards, played before
+
+    assert [row.username for row in selectors.get_top(limit=2).rows] == ["early", "late"]
+    entry = LeaderboardEntry.objects.get(user=early)
+    assert entry.last_updated == noon
+    session = GameSession.objects.get(user=early)
+    assert session.played_at == noon
+
+
+def test_a_recount_keeps_the_tie_break_a_live_submit_gave() -> None:
+    player, moderator = make_player(), make_moderator()
+    noon = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+    submit(player, 30, played_at=noon)
+    voided = submit(player, 0, played_at=noon + dt.timedelta(hours=1)).session
+    live = LeaderboardEntry.objects.get(user=player).last_updated
+
+    services.void_session(session_id=voided.pk, moderator=moderator, reason="test")
+
+    assert LeaderboardEntry.objects.get(user=player).last_updated == live == noon
