@@ -554,9 +554,18 @@ def serve(
 ) -> Iterator[Server]:
     """Run gunicorn with production settings on a free local port; yield its base URL."""
     port = free_port()
+    # As production runs (compose, Kubernetes): metrics add up across workers through this folder,
+    # so their cost is in the figures and /metrics and the staff dashboard show the whole server live.
+    metrics_dir = log_path.parent / f"prometheus-{port}"
+    metrics_dir.mkdir(parents=True, exist_ok=True)
     env = target.env(
         secret_key,
-        {**extra_env, "GUNICORN_BIND": f"127.0.0.1:{port}", "DJANGO_SETTINGS_MODULE": settings_module},
+        {
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+            **extra_env,
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "DJANGO_SETTINGS_MODULE": settings_module,
+        },
     )
     env.pop("GUNICORN_ACCESS_LOG", None)
     with open(log_path, "ab") as log_file:
