@@ -466,6 +466,8 @@ def available_commands(target: Target, secret_key: str) -> set[str]:
 def prepare(target: Target, secret_key: str) -> set[str]:
     """Create, migrate and seed the database unless it already holds the data; rebuild the rank index."""
     ensure_database(target.database_url)
+    # As the image build does: with DEBUG off the system checks (migrate runs them) want the manifest.
+    manage(target, secret_key, "collectstatic", "--no-input", "-v", "0")
     manage(target, secret_key, "migrate", "--no-input", "-v", "0")
     players, sessions = data_counts(target.database_url)
     commands = available_commands(target, secret_key)
