@@ -1,6 +1,6 @@
 """Run a server process for a test: pick a free port, start it, wait until it is ready, end it after.
 
-Every private server a test starts (gunicorn, nginx) goes through `running`, so each waits the same
+Every private server a test starts (gunicorn, nginx, runserver) goes through `running`, so each waits the same
 bounded way, fails at once when the process dies while starting, and is always ended.
 """
 
@@ -17,6 +17,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def accepts_connections(port: int, timeout: float = 1.0) -> bool:
+    """Whether something accepts a TCP connection on 127.0.0.1:port (an OSError when not)."""
+    socket.create_connection(("127.0.0.1", port), timeout=timeout).close()
+    return True
 
 
 def wait_until_ready(
