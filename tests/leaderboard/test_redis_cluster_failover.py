@@ -18,7 +18,7 @@ from tests.leaderboard.fault_load import (
     assert_standings_match_sql,
 )
 from tests.leaderboard.test_concurrency import run_in_threads
-from tests.redis_cluster import PrivateCluster, free_ports, require_redis_server, use_redis, wait_until
+from tests.redis_cluster import PrivateCluster, free_ports, point_app_at, started, use_redis, wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -29,15 +29,9 @@ MAX_SUBMITS_PER_THREAD = 300
 @pytest.fixture
 def cluster(settings) -> Iterator[PrivateCluster]:  # type: ignore[no-untyped-def]
     """A cluster of this test's own: the test kills one of its masters."""
-    require_redis_server()
-    cluster = PrivateCluster()
-    try:
-        cluster.start()
-        use_redis(settings, cluster.env)
-        redis_index.reset_state()
+    with started(PrivateCluster) as cluster:
+        point_app_at(settings, cluster)
         yield cluster
-    finally:
-        cluster.stop_all()
 
 
 def test_the_master_of_a_boards_slot_dies_under_load_and_nothing_is_lost(

@@ -14,7 +14,7 @@ from leaderboard.ranking import redis_index, sql
 from leaderboard.ranking.redis_index import BoardKeys
 from tests.factories import make_player
 from tests.leaderboard.fault_load import assert_index_matches_sql
-from tests.redis_cluster import PrivateSentinels, require_redis_server, use_redis, wait_until
+from tests.redis_cluster import PrivateSentinels, point_app_at, started, wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -25,15 +25,9 @@ FOLLOW_BOUND_SECONDS = 20
 
 @pytest.fixture
 def sentinels(settings) -> Iterator[PrivateSentinels]:  # type: ignore[no-untyped-def]
-    require_redis_server()
-    deployment = PrivateSentinels()
-    try:
-        deployment.start()
-        use_redis(settings, deployment.env)
-        redis_index.reset_state()
+    with started(PrivateSentinels) as deployment:
+        point_app_at(settings, deployment)
         yield deployment
-    finally:
-        deployment.stop_all()
 
 
 def submit(client: Client, player, score: int) -> None:  # type: ignore[no-untyped-def]
