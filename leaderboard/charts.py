@@ -20,14 +20,17 @@ class Tick:
 
 @dataclass(frozen=True, kw_only=True)
 class Chart:
-    """What every chart's <svg> is drawn from: its size, the plot area inside the axes, x ticks, a text."""
+    """What every chart's <svg> is drawn from: its size, the plot area inside the axes, x ticks, a text.
 
-    width: int
+    Every chart is WIDTH wide with the same right and top margins; the height and left edge vary.
+    """
+
+    width: int = WIDTH
     height: int
     x_ticks: list[Tick]
     plot_left: int
-    plot_right: int
-    plot_top: int
+    plot_right: int = WIDTH - RIGHT
+    plot_top: int = TOP
     plot_bottom: int
     description: str
 
@@ -118,7 +121,6 @@ def score_history_chart(points: list[HistoryPoint]) -> LineChart | None:
         f"to {last.total_score:,} on {last.played_at:%Y-%m-%d}."
     )
     return LineChart(
-        width=WIDTH,
         height=HEIGHT,
         line=line,
         area=area,
@@ -127,8 +129,6 @@ def score_history_chart(points: list[HistoryPoint]) -> LineChart | None:
         x_ticks=x_ticks,
         y_ticks=y_ticks,
         plot_left=LEFT,
-        plot_right=WIDTH - RIGHT,
-        plot_top=TOP,
         plot_bottom=base,
         description=description,
     )
@@ -197,13 +197,10 @@ def latency_bars(rows: list[tuple[str, float | None, float | None, float | None]
         f"{label}: p50 {p50} ms, p95 {p95} ms, p99 {p99} ms" for label, p50, p95, p99 in rows
     )
     return BarChart(
-        width=WIDTH,
         height=height,
         rows=drawn,
         x_ticks=x_ticks,
         plot_left=BAR_LEFT,
-        plot_right=WIDTH - RIGHT,
-        plot_top=TOP,
         plot_bottom=base,
         description=description,
     )
@@ -231,14 +228,11 @@ def rate_line(points: list[tuple[float, float]]) -> RateChart | None:
     line = " ".join(f"{x(moment)},{y(rate)}" for moment, rate in points)
     seconds_ago = round(end - start)
     return RateChart(
-        width=WIDTH,
         height=height,
         line=line,
         y_ticks=y_ticks,
         x_ticks=[Tick(x(start), f"-{seconds_ago} s", "start"), Tick(x(end), "now", "end")],
         plot_left=LEFT,
-        plot_right=WIDTH - RIGHT,
-        plot_top=TOP,
         plot_bottom=TOP + plot_h,
         description=f"Requests per second over the last {seconds_ago} s, now {points[-1][1]:.1f}.",
     )
