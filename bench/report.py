@@ -141,23 +141,11 @@ def _cpu(result: ScenarioResult) -> str:
 
 def format_table(results: Iterable[ScenarioResult]) -> str:
     """A plain-text table for the terminal."""
-    rows = [COLUMNS, *(_row(r) for r in results)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    lines = [
-        "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return text_table(COLUMNS, (_row(r) for r in results))
 
 
 def markdown_table(results: Iterable[ScenarioResult]) -> str:
-    rows = [COLUMNS, tuple("---" if i == 0 else "---:" for i in range(len(COLUMNS)))]
-    rows += [_row(r) for r in results]
-    return "\n".join("| " + " | ".join(row) + " |" for row in rows)
+    return md_table(COLUMNS, (_row(r) for r in results))
 
 
 def replace_marked_section(text: str, name: str, content: str) -> str:

@@ -1,6 +1,7 @@
 """Server-drawn charts: coordinates for inline SVG, so the page needs no JavaScript to show them."""
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,21 +18,38 @@ class Tick:
     anchor: str = "middle"  # SVG text-anchor: the end ticks stay inside the drawing
 
 
-@dataclass(frozen=True)
-class LineChart:
-    width: int
+@dataclass(frozen=True, kw_only=True)
+class Chart:
+    """What every chart's <svg> is drawn from: its size, the plot area inside the axes, x ticks, a text.
+
+    Every chart is WIDTH wide with the same right and top margins; the height and left edge vary.
+    """
+
+    width: int = WIDTH
     height: int
+    x_ticks: list[Tick]
+    plot_left: int
+    plot_right: int = WIDTH - RIGHT
+    plot_top: int = TOP
+    plot_bottom: int
+    description: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PolylineChart(Chart):
+    """A line over time against a value axis that starts at 0."""
+
     line: str  # "x,y x,y ..." for a <polyline>
+    y_ticks: list[Tick]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineChart(PolylineChart):
+    """A player's running total, with the area under it filled and its last point marked."""
+
     area: str  # the same line closed along the x axis, for a <polygon> fill
     last_x: float
     last_y: float
-    x_ticks: list[Tick]
-    y_ticks: list[Tick]
-    plot_left: int
-    plot_right: int
-    plot_top: int
-    plot_bottom: int
-    description: str
 
 
 def nice_ceiling(value: int) -> int:
@@ -43,6 +61,15 @@ def nice_ceiling(value: int) -> int:
         if value <= factor * magnitude:
             return int(factor * magnitude)
     return 10 * magnitude  # pragma: no cover - the loop always returns
+
+
+def value_axis(top: int, plot_h: int) -> tuple[Callable[[float], float], list[Tick]]:
+    """The y scale from 0 at the plot's bottom to `top` at its top, and its ticks at 0, half and top."""
+
+    def y(value: float) -> float:
+        return round(TOP + plot_h * (1 - value / top), 1)
+
+    return y, [Tick(y(value), short_number(value)) for value in (0, top // 2, top)]
 
 
 def short_number(value: int) -> str:
@@ -74,9 +101,7 @@ def score_history_chart(points: list[HistoryPoint]) -> LineChart | None:
             return LEFT + plot_w / 2
         return round(LEFT + plot_w * (moment - start).total_seconds() / span, 1)
 
-    def y(total: int) -> float:
-        return round(TOP + plot_h * (1 - total / top), 1)
-
+    y, y_ticks = value_axis(top, plot_h)
     coordinates = [(x(p.played_at), y(p.total_score)) for p in points]
     line = " ".join(f"{px},{py}" for px, py in coordinates)
     base = TOP + plot_h
@@ -90,14 +115,12 @@ def score_history_chart(points: list[HistoryPoint]) -> LineChart | None:
         ]
     else:
         x_ticks = [Tick(x(start), _date_label(start, span_seconds=span))]
-    y_ticks = [Tick(y(value), short_number(value)) for value in (0, top // 2, top)]
     first, last = points[0], points[-1]
     description = (
         f"Total score rose from {first.total_score:,} on {first.played_at:%Y-%m-%d} "
         f"to {last.total_score:,} on {last.played_at:%Y-%m-%d}."
     )
     return LineChart(
-        width=WIDTH,
         height=HEIGHT,
         line=line,
         area=area,
@@ -106,8 +129,6 @@ def score_history_chart(points: list[HistoryPoint]) -> LineChart | None:
         x_ticks=x_ticks,
         y_ticks=y_ticks,
         plot_left=LEFT,
-        plot_right=WIDTH - RIGHT,
-        plot_top=TOP,
         plot_bottom=base,
         description=description,
     )
@@ -130,17 +151,9 @@ class BarRow:
     bars: list[Bar]
 
 
-@dataclass(frozen=True)
-class BarChart:
-    width: int
-    height: int
+@dataclass(frozen=True, kw_only=True)
+class BarChart(Chart):
     rows: list[BarRow]
-    x_ticks: list[Tick]
-    plot_left: int
-    plot_right: int
-    plot_top: int
-    plot_bottom: int
-    description: str
 
 
 BAR_LEFT, BAR_HEIGHT, BAR_GAP, ROW_GAP = 150, 9, 2, 12
@@ -184,30 +197,18 @@ def latency_bars(rows: list[tuple[str, float | None, float | None, float | None]
         f"{label}: p50 {p50} ms, p95 {p95} ms, p99 {p99} ms" for label, p50, p95, p99 in rows
     )
     return BarChart(
-        width=WIDTH,
         height=height,
         rows=drawn,
         x_ticks=x_ticks,
         plot_left=BAR_LEFT,
-        plot_right=WIDTH - RIGHT,
-        plot_top=TOP,
         plot_bottom=base,
         description=description,
     )
 
 
-@dataclass(frozen=True)
-class RateChart:
-    width: int
-    height: int
-    line: str
-    y_ticks: list[Tick]
-    x_ticks: list[Tick]
-    plot_left: int
-    plot_right: int
-    plot_top: int
-    plot_bottom: int
-    description: str
+@dataclass(frozen=True, kw_only=True)
+class RateChart(PolylineChart):
+    """Requests per second over the last minutes of the live dashboard."""
 
 
 def rate_line(points: list[tuple[float, float]]) -> RateChart | None:
@@ -223,20 +224,15 @@ def rate_line(points: list[tuple[float, float]]) -> RateChart | None:
     def x(moment: float) -> float:
         return round(LEFT + plot_w * (moment - start) / span, 1)
 
-    def y(rate: float) -> float:
-        return round(TOP + plot_h * (1 - rate / top), 1)
-
+    y, y_ticks = value_axis(top, plot_h)
     line = " ".join(f"{x(moment)},{y(rate)}" for moment, rate in points)
     seconds_ago = round(end - start)
     return RateChart(
-        width=WIDTH,
         height=height,
         line=line,
-        y_ticks=[Tick(y(value), short_number(value)) for value in (0, top // 2, top)],
+        y_ticks=y_ticks,
         x_ticks=[Tick(x(start), f"-{seconds_ago} s", "start"), Tick(x(end), "now", "end")],
         plot_left=LEFT,
-        plot_right=WIDTH - RIGHT,
-        plot_top=TOP,
         plot_bottom=TOP + plot_h,
         description=f"Requests per second over the last {seconds_ago} s, now {points[-1][1]:.1f}.",
     )

@@ -11,7 +11,7 @@ from leaderboard import selectors, services
 from leaderboard.api_auth import forget_verified_keys
 from leaderboard.ranking import redis_index
 from tests.factories import make_api_key, make_player
-from tests.redis_cluster import PrivateCluster, require_redis_server, use_redis
+from tests.redis_cluster import PrivateCluster, point_app_at, started
 from tests.redis_server import PrivateRedis, mark_redis_long_lived, private_redis_fixture
 
 
@@ -92,20 +92,14 @@ def private_redis(settings) -> Iterator[PrivateRedis]:  # type: ignore[no-untype
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[PrivateCluster]:
     """A 3-master Redis Cluster of the test run's own, shared by the tests that do not break it."""
-    require_redis_server()
-    cluster = PrivateCluster()
-    try:
-        cluster.start()
+    with started(PrivateCluster) as cluster:
         yield cluster
-    finally:
-        cluster.stop_all()
 
 
 @pytest.fixture
 def on_cluster(settings, redis_cluster: PrivateCluster) -> PrivateCluster:  # type: ignore[no-untyped-def]
     """Point the app at the private cluster, configured the way settings.py reads REDIS_CLUSTER."""
-    use_redis(settings, redis_cluster.env)
-    redis_index.reset_state()
+    point_app_at(settings, redis_cluster)
     cache.clear()  # FLUSHDB on every master
     mark_redis_long_lived()
     return redis_cluster

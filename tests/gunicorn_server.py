@@ -7,20 +7,14 @@ HTTPS redirects are off because tests speak plain HTTP to 127.0.0.1, as compose'
 import contextlib
 import http.client
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from tests.server_process import running, wait_until_ready
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def production_env(**overrides: str) -> dict[str, str]:
@@ -54,43 +48,43 @@ def get(port: int, path: str, headers: dict[str, str] | None = None, timeout: fl
         conn.close()
 
 
+def healthz_answers(port: int) -> bool:
+    return bool(get(port, "/healthz", timeout=2)[0] == 200)
+
+
 def wait_until_serving(
     port: int, process: subprocess.Popen[bytes] | None = None, seconds: float = 30.0
 ) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if get(port, "/healthz", timeout=2)[0] == 200:
-                return
-        except OSError:
-            pass
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"nothing answered /healthz on port {port} within {seconds} s")
-        time.sleep(0.2)
+    """Until /healthz on the port answers 200; fails early if the process exits."""
+    wait_until_ready(
+        lambda: healthz_answers(port),
+        process,
+        name=f"gunicorn on port {port}",
+        seconds=seconds,
+        interval=0.2,
+    )
 
 
 @contextlib.contextmanager
 def gunicorn(
-    env: dict[str, str], *, prefix: Sequence[str] = (), pass_fds: Sequence[int] = (), port: int | None = None
+    env: dict[str, str],
+    *,
+    prefix: Sequence[str] = (),
+    pass_fds: Sequence[int] = (),
+    port: int | None = None,
+    stderr: int | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run gunicorn with gunicorn.conf.py until the block ends; `prefix` wraps the command (e.g. nsenter)."""
-    process = subprocess.Popen(
+    """Run gunicorn with gunicorn.conf.py until the block ends; `prefix` wraps the command (e.g. nsenter).
+
+    With a `port`, the block starts once /healthz answers there.
+    """
+    with running(
         [*prefix, sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "leaderforge.wsgi:application"],
+        name="gunicorn",
+        ready=None if port is None else (lambda: healthz_answers(port)),
         cwd=ROOT,
         env=env,
         pass_fds=pass_fds,
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        if port is not None:
-            wait_until_serving(port, process)
+        stderr=stderr,
+    ) as process:
         yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)

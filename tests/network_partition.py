@@ -3,7 +3,8 @@
 On a shared loopback a peer that merely stops reading still has its kernel acknowledge every packet,
 so TCP on the other end never notices anything. Taking the namespace's `lo` down makes the kernel drop
 the packets instead, as a cut link does: no RST, no FIN, just silence. Only processes and sockets the
-test puts in the namespace are affected; the machine's own network is not touched.
+test puts in the namespace are affected; the machine's own network is not touched. A `TcpProxy`
+(tests/tcp_proxy.py) given the namespace listens inside it and can blackhole its link.
 """
 
 import contextlib
@@ -13,8 +14,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-
-from tests.leaderforge.test_database_unavailable import TcpProxy, _shutdown
 
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -79,59 +78,3 @@ def private_network(seconds: int = 300) -> Iterator[PrivateNetwork]:
 def _lo_state(network: PrivateNetwork) -> str:
     result = subprocess.run([*network.nsenter(), "ip", "link", "show", "lo"], capture_output=True, text=True)
     return result.stdout
-
-
-class PartitionProxy(TcpProxy):
-    """The TcpProxy, listening inside a private namespace, that can also play a blackholed link.
-
-    Its upstream connections are made from the caller's namespace (the real server), its listener and
-    the connections it accepts live in `network`. `blackhole()` keeps every socket open but forwards
-    and reads nothing more, and unplugs the namespace's link so the kernel drops the packets too.
-    """
-
-    def __init__(self, upstream: tuple[str, int], network: PrivateNetwork) -> None:
-        super().__init__(upstream)
-        self.network = network
-        self._blackholed = threading.Event()
-
-    def start(self) -> None:
-        def listen() -> socket.socket:
-            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            listener.bind(("127.0.0.1", 0))
-            listener.listen()
-            return listener
-
-        listener = self.network.socket_inside(listen)
-        self.port = listener.getsockname()[1]
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def blackhole(self) -> None:
-        self._blackholed.set()
-        self.network.unplug()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return  # stopped
-            try:
-                upstream = socket.create_connection(self.upstream, timeout=5)
-            except OSError:
-                _shutdown(client)
-                continue
-            upstream.settimeout(None)
-            with self._lock:
-                self._sockets += [client, upstream]
-            for source, target in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, target), daemon=True).start()
-
-    def _pipe(self, source: socket.socket, target: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while (data := source.recv(65536)) and not self._blackholed.is_set():
-                target.sendall(data)
-        if self._blackholed.is_set():
-            return  # a cut link neither forwards nor closes: stop() closes the sockets
-        _shutdown(source)
-        _shutdown(target)

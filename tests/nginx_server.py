@@ -9,11 +9,11 @@ import contextlib
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from tests.gunicorn_server import ROOT
+from tests.server_process import running
 
 NGINX_CONF = ROOT / "deploy" / "nginx" / "nginx.conf"
 
@@ -52,23 +52,12 @@ def nginx(*, port: int, upstream: str, static_root: Path, prefix: Path) -> Itera
     conf.write_text(render(port=port, upstream=upstream, static_root=static_root, prefix=prefix))
     # Run as root (CI), nginx would switch its workers to "nobody", who cannot read a test's temp dirs.
     directives = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
-    process = subprocess.Popen(
+    with running(
         [nginx_binary(), "-p", str(prefix), "-c", str(conf), "-e", "stderr", "-g", directives],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while not (prefix / "nginx.pid").exists():
-            if process.poll() is not None:
-                raise RuntimeError(f"nginx exited with {process.returncode}")
-            if time.monotonic() > deadline:
-                raise TimeoutError("nginx did not start within 10 s")
-            time.sleep(0.05)
+        name="nginx",
+        ready=(prefix / "nginx.pid").exists,
+        seconds=10,
+        interval=0.05,
+        stop_seconds=10,
+    ) as process:
         yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)

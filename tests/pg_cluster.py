@@ -10,7 +10,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from django.db import connections
 
 from leaderboard import selectors
 from leaderboard.api_auth import forget_verified_keys
+from tests.server_process import free_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60
@@ -59,12 +59,6 @@ def require_bindir() -> Path:
     if bindir is None:
         pytest.skip("PostgreSQL server programs are not installed (bin/ensure-postgres-server installs them)")
     return bindir
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _as_server_user() -> list[str]:

@@ -4,6 +4,7 @@ A cluster is 3 masters + 3 replicas built by `redis-cli --cluster create`; a Sen
 master, a replica and 3 sentinels. Each starts from nothing and is killed at the end.
 """
 
+import contextlib
 import importlib.util
 import os
 import random
@@ -12,14 +13,17 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from redis import Redis
 from redis.crc import key_slot
 
 from leaderboard import redis_client
+from leaderboard.ranking import redis_index
+from tests.redis_server import mark_redis_long_lived
 
 SETTINGS_FILE = Path(__file__).resolve().parent.parent / "leaderforge" / "settings.py"
 
@@ -256,3 +260,26 @@ class PrivateSentinels(_Servers):
             self.master_name
         )
         return int(address[1])
+
+
+Deployment = TypeVar("Deployment", PrivateCluster, PrivateSentinels)
+
+
+@contextlib.contextmanager
+def started(make: Callable[[], Deployment]) -> Iterator[Deployment]:
+    """A fresh deployment for the block (skipped without redis-server), killed and removed after it."""
+    require_redis_server()
+    deployment = make()
+    try:
+        deployment.start()
+        yield deployment
+    finally:
+        deployment.stop_all()
+
+
+def point_app_at(settings: Any, deployment: PrivateCluster | PrivateSentinels) -> None:
+    """The app's settings name the deployment, and the index forgets what it knew of the last one."""
+    use_redis(settings, deployment.env)
+    redis_index.reset_state()
+    # A fresh deployment, but no test transaction spans its start: no announcement can be lost.
+    mark_redis_long_lived()

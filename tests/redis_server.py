@@ -1,19 +1,17 @@
 """A private redis-server for tests that stop and start Redis (never the shared one)."""
 
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
 
+from tests.server_process import accepts_connections, free_port, wait_until_ready
+
 
 class PrivateRedis:
     def __init__(self) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -35,14 +33,13 @@ class PrivateRedis:
             ],
             stdout=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("private redis-server did not start")
+        wait_until_ready(
+            lambda: accepts_connections(self.port, timeout=0.2),
+            self.process,
+            name="private redis-server",
+            seconds=10,
+            interval=0.05,
+        )
 
     def stop(self) -> None:
         if self.process:

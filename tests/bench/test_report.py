@@ -3,7 +3,6 @@
 import pytest
 
 from bench.report import (
-    ScenarioResult,
     format_table,
     hit_ratio,
     markdown_table,
@@ -11,6 +10,7 @@ from bench.report import (
     replace_marked_section,
     set_ceiling_ratios,
 )
+from tests.bench.results import result
 
 WRK_STDOUT = """Running 10s test @ http://127.0.0.1:8000
   2 threads and 32 connections
@@ -21,20 +21,6 @@ BENCH_JSON {"requests": 12000, "duration_us": 10000000, "bytes": 3100000, \
 "mean": 2600.5, "stdev": 900.1, "percentiles": {"50": 2100, "75": 2900, "90": 4000, "95": 5500, \
 "99": 12250, "99.9": 40000}}}
 """
-
-
-def result(name: str, rps: float, **kwargs: object) -> ScenarioResult:
-    return ScenarioResult(
-        name=name,
-        requests=int(rps * 10),
-        duration_s=10.0,
-        p50_ms=1.0,
-        p95_ms=2.0,
-        p99_ms=3.0,
-        non_2xx=0,
-        socket_errors=0,
-        **kwargs,  # type: ignore[arg-type]
-    )
 
 
 def test_wrk_report_becomes_a_result_with_milliseconds_and_error_counts() -> None:

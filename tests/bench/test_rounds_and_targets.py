@@ -8,7 +8,6 @@ import pytest
 
 from bench.report import (
     RateResult,
-    ScenarioResult,
     ScenarioSummary,
     Spread,
     Verdict,
@@ -21,21 +20,7 @@ from bench.report import (
     target_tables,
     text_table,
 )
-
-
-def result(name: str, rps: float, round_number: int = 1, **kwargs: object) -> ScenarioResult:
-    return ScenarioResult(
-        name=name,
-        requests=int(rps * 10),
-        duration_s=10.0,
-        p50_ms=1.0,
-        p95_ms=2.0,
-        p99_ms=3.0,
-        non_2xx=0,
-        socket_errors=0,
-        round=round_number,
-        **kwargs,  # type: ignore[arg-type]
-    )
+from tests.bench.results import result
 
 
 def ok_check() -> dict[str, object]:
@@ -174,15 +159,19 @@ def test_targets_that_could_not_run_say_why() -> None:
     assert verdicts["no point lost or counted twice"].mark == "n/a"
 
 
-def test_batch_is_counted_in_sessions_per_second() -> None:
-    fast = summaries_at({"batch": 0.11}, batch={"items_per_request": 100})  # 110 req/s x 100
-    slow = summaries_at({"batch": 0.09}, batch={"items_per_request": 100})
+@pytest.mark.parametrize(
+    ("x_bare", "measured", "mark"),
+    [
+        (0.11, "11,000 sessions/s (0 errors)", "met"),  # 110 req/s x 100
+        (0.09, "9,000 sessions/s (0 errors)", "not met"),
+    ],
+)
+def test_batch_is_counted_in_sessions_per_second(x_bare: float, measured: str, mark: str) -> None:
+    summaries = summaries_at({"batch": x_bare}, batch={"items_per_request": 100})
 
-    assert verdicts_by_target(fast)["batch submit, 100 per request"].mark == "met"
-    assert (
-        verdicts_by_target(fast)["batch submit, 100 per request"].measured == "11,000 sessions/s (0 errors)"
-    )
-    assert verdicts_by_target(slow)["batch submit, 100 per request"].mark == "not met"
+    verdict = verdicts_by_target(summaries)["batch submit, 100 per request"]
+
+    assert (verdict.measured, verdict.mark) == (measured, mark)
 
 
 def test_one_failed_write_check_or_too_many_connections_fails_the_run() -> None:

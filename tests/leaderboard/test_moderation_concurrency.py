@@ -1,38 +1,21 @@
 """Moderation racing submits on real PostgreSQL with real threads: totals always match the sessions."""
 
-import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 
 from leaderboard import services
 from leaderboard.models import GameSession, LeaderboardEntry
 from tests.factories import make_moderator, make_player, submit
+from tests.leaderboard.test_concurrency import run_in_threads
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 
 def run_together(*works: Callable[[], None]) -> list[BaseException]:
-    barrier = threading.Barrier(len(works))
-    errors: list[BaseException] = []
-
-    def body(work: Callable[[], None]) -> None:
-        try:
-            barrier.wait()
-            work()
-        except BaseException as exc:  # collected and asserted by the test
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=body, args=(w,)) for w in works]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return errors
+    """Each work on its own thread, all started together; what they raised."""
+    return run_in_threads(len(works), lambda index: works[index]())
 
 
 def test_voiding_while_the_player_submits_keeps_the_total_equal_to_the_counted_sessions() -> None:

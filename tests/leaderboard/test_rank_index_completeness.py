@@ -22,7 +22,7 @@ from leaderboard.models import RankIndexDebt
 from leaderboard.ranking import redis_index, sql
 from leaderboard.ranking.redis_index import BoardKeys
 from tests.factories import make_player, submit
-from tests.leaderforge.test_database_unavailable import TcpProxy, _shutdown
+from tests.tcp_proxy import TcpProxy, shutdown
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -140,7 +140,7 @@ class CommitReplyDroppingProxy(TcpProxy):
                 if committing.is_set():
                     # PostgreSQL has committed; the client never hears it, and its connection dies.
                     self.dropped.set()
-                    _shutdown(client)
+                    shutdown(client)
                     return
                 client.sendall(data)
 

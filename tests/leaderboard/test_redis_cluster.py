@@ -15,6 +15,7 @@ from leaderboard.models import Board, LeaderboardEntry
 from leaderboard.ranking import intents, redis_index, sql
 from leaderboard.ranking.redis_index import BoardKeys
 from tests.factories import make_player
+from tests.leaderboard.fault_load import assert_index_matches_sql
 from tests.leaderboard.test_concurrency import run_in_threads
 from tests.redis_cluster import PrivateCluster, check_script_slots
 
@@ -24,15 +25,6 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(tra
 @pytest.fixture(autouse=True)
 def _one_slot_per_script(on_cluster: PrivateCluster, monkeypatch: pytest.MonkeyPatch) -> None:
     check_script_slots(monkeypatch)
-
-
-def assert_every_player_ranked_as_sql(board_id: int, players) -> None:  # type: ignore[no-untyped-def]
-    assert ranking.rank_source(board_id=board_id) == "redis"
-    for player in players:
-        assert ranking.get_standing(board_id=board_id, user_id=player.pk) == sql.get_standing(
-            board_id=board_id, user_id=player.pk
-        )
-    assert ranking.get_top(board_id=board_id, limit=100) == sql.get_top(board_id=board_id, limit=100)
 
 
 def test_the_app_talks_to_the_cluster_through_redis_cluster(on_cluster: PrivateCluster) -> None:
@@ -66,7 +58,7 @@ def test_concurrent_submits_rank_exactly_on_the_cluster(
         accepted
     )
     assert not intents.has_pending()  # every write reached the index
-    assert_every_player_ranked_as_sql(board_id, players)
+    assert_index_matches_sql(board_id, players)
     api = Client().get(f"/api/leaderboard/rank/{players[0].pk}").json()
     standing = sql.get_standing(board_id=board_id, user_id=players[0].pk)
     assert standing is not None and api["rank"] == standing.rank
@@ -144,7 +136,7 @@ def test_rebuild_rank_index_rebuilds_every_board_on_the_cluster(
             redis_index.count_indexed(board_id=board_id)
             == LeaderboardEntry.objects.filter(board_id=board_id).count()
         )
-        assert_every_player_ranked_as_sql(board_id, players)
+        assert_index_matches_sql(board_id, players)
 
 
 def test_the_django_cache_works_across_the_clusters_slots(on_cluster: PrivateCluster) -> None:

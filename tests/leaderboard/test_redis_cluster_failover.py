@@ -1,22 +1,24 @@
 """The master holding a board's slot dies under a submit load: its replica takes over, no accepted
 point is lost, stale ranks are never served as ready, and the rebuilt index equals PostgreSQL."""
 
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
-from django.db.models import Sum
 from django.test import Client
 
 from leaderboard import ranking, selectors
-from leaderboard.models import GameSession, LeaderboardEntry
-from leaderboard.ranking import redis_index, sql
+from leaderboard.ranking import redis_index
 from leaderboard.ranking.redis_index import BoardKeys
 from tests.factories import make_player
+from tests.leaderboard.fault_load import (
+    SubmitLoad,
+    assert_index_matches_sql,
+    assert_nothing_lost,
+    assert_standings_match_sql,
+)
 from tests.leaderboard.test_concurrency import run_in_threads
-from tests.redis_cluster import PrivateCluster, free_ports, require_redis_server, use_redis, wait_until
-from tests.redis_server import mark_redis_long_lived
+from tests.redis_cluster import PrivateCluster, free_ports, point_app_at, started, use_redis, wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -27,16 +29,9 @@ MAX_SUBMITS_PER_THREAD = 300
 @pytest.fixture
 def cluster(settings) -> Iterator[PrivateCluster]:  # type: ignore[no-untyped-def]
     """A cluster of this test's own: the test kills one of its masters."""
-    require_redis_server()
-    cluster = PrivateCluster()
-    try:
-        cluster.start()
-        use_redis(settings, cluster.env)
-        redis_index.reset_state()
-        mark_redis_long_lived()
+    with started(PrivateCluster) as cluster:
+        point_app_at(settings, cluster)
         yield cluster
-    finally:
-        cluster.stop_all()
 
 
 def test_the_master_of_a_boards_slot_dies_under_load_and_nothing_is_lost(
@@ -46,26 +41,10 @@ def test_the_master_of_a_boards_slot_dies_under_load_and_nothing_is_lost(
     board_id = selectors.get_default_board_ref().id
     redis_index.rebuild(board_id=board_id)
     master, replica = cluster.master_and_replica_of(BoardKeys.for_board(board_id).z)
-    accepted_points: list[int] = []
-    failures: list[str] = []
-    stop = threading.Event()
+    load = SubmitLoad(
+        players, api_key_headers, stride=7, score_cycle=5, max_per_thread=MAX_SUBMITS_PER_THREAD
+    )
     promoted_after: list[float] = []
-
-    def submit_until_stopped(index: int) -> None:
-        client = Client(headers=api_key_headers)
-        for n in range(MAX_SUBMITS_PER_THREAD):
-            if stop.is_set():
-                return
-            score = (n % 5) + 1
-            response = client.post(
-                "/api/leaderboard/submit",
-                {"user_id": players[(index * 7 + n) % len(players)].pk, "score": score},
-                content_type="application/json",
-            )
-            if response.status_code == 201:
-                accepted_points.append(score)
-            else:
-                failures.append(f"submit {response.status_code}")
 
     def conduct() -> None:
         time.sleep(1.0)
@@ -79,33 +58,23 @@ def test_the_master_of_a_boards_slot_dies_under_load_and_nothing_is_lost(
         )
         promoted_after.append(time.monotonic() - killed_at)
         time.sleep(1.5)  # submits go on against the new master
-        stop.set()
+        load.stop.set()
 
-    errors = run_in_threads(1 + SUBMITTERS, lambda i: conduct() if i == 0 else submit_until_stopped(i))
+    errors = run_in_threads(1 + SUBMITTERS, lambda i: conduct() if i == 0 else load.submit_until_stopped(i))
 
-    assert errors == [] and failures == []
+    assert errors == [] and load.failures == []
     assert promoted_after and promoted_after[0] < 15
-    # PostgreSQL's view: every accepted submit counted once.
-    assert GameSession.objects.count() == len(accepted_points)
-    assert LeaderboardEntry.objects.aggregate(total=Sum("total_score"))["total"] == sum(accepted_points)
+    assert_nothing_lost(load.accepted_points)
 
     # Writes that could not reach the dying master were noticed: whatever Redis holds now, no
     # read serves a rank that disagrees with PostgreSQL.
     redis_index.close_breaker()
-    for player in players:
-        assert ranking.get_standing(board_id=board_id, user_id=player.pk) == sql.get_standing(
-            board_id=board_id, user_id=player.pk
-        )
+    assert_standings_match_sql(board_id, players)
     assert ranking.rank_source(board_id=board_id) == "sql"  # the index is no longer trusted
 
     # Rebuilt on the new master, the index is served again and exact.
     redis_index.rebuild(board_id=board_id)
-    assert ranking.rank_source(board_id=board_id) == "redis"
-    for player in players:
-        assert ranking.get_standing(board_id=board_id, user_id=player.pk) == sql.get_standing(
-            board_id=board_id, user_id=player.pk
-        )
-    assert ranking.get_top(board_id=board_id, limit=100) == sql.get_top(board_id=board_id, limit=100)
+    assert_index_matches_sql(board_id, players)
 
 
 def test_a_cluster_unreachable_from_the_start_degrades_to_sql(settings, api_key_headers) -> None:  # type: ignore[no-untyped-def]

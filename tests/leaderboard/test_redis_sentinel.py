@@ -9,12 +9,12 @@ from django.test import Client
 from redis import Redis
 from redis.sentinel import SentinelConnectionPool
 
-from leaderboard import ranking, redis_client, selectors
+from leaderboard import redis_client, selectors
 from leaderboard.ranking import redis_index, sql
 from leaderboard.ranking.redis_index import BoardKeys
 from tests.factories import make_player
-from tests.redis_cluster import PrivateSentinels, require_redis_server, use_redis, wait_until
-from tests.redis_server import mark_redis_long_lived
+from tests.leaderboard.fault_load import assert_index_matches_sql
+from tests.redis_cluster import PrivateSentinels, point_app_at, started, wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -25,25 +25,9 @@ FOLLOW_BOUND_SECONDS = 20
 
 @pytest.fixture
 def sentinels(settings) -> Iterator[PrivateSentinels]:  # type: ignore[no-untyped-def]
-    require_redis_server()
-    deployment = PrivateSentinels()
-    try:
-        deployment.start()
-        use_redis(settings, deployment.env)
-        redis_index.reset_state()
-        mark_redis_long_lived()
+    with started(PrivateSentinels) as deployment:
+        point_app_at(settings, deployment)
         yield deployment
-    finally:
-        deployment.stop_all()
-
-
-def assert_ranks_exact(board_id: int, players) -> None:  # type: ignore[no-untyped-def]
-    assert ranking.rank_source(board_id=board_id) == "redis"
-    for player in players:
-        assert ranking.get_standing(board_id=board_id, user_id=player.pk) == sql.get_standing(
-            board_id=board_id, user_id=player.pk
-        )
-    assert ranking.get_top(board_id=board_id, limit=100) == sql.get_top(board_id=board_id, limit=100)
 
 
 def submit(client: Client, player, score: int) -> None:  # type: ignore[no-untyped-def]
@@ -66,7 +50,7 @@ def test_the_index_follows_the_master_through_a_sentinel_failover(
     redis_index.rebuild(board_id=board_id)
     for n, player in enumerate(players):
         submit(client, player, n * 2)  # live writes on the first master
-    assert_ranks_exact(board_id, players)
+    assert_index_matches_sql(board_id, players)
     h = BoardKeys.for_board(board_id).h
     assert Redis(port=sentinels.master_port).hexists(h, str(players[0].pk))
 
@@ -100,4 +84,4 @@ def test_the_index_follows_the_master_through_a_sentinel_failover(
     redis_index.rebuild(board_id=board_id)
     for n, player in enumerate(players):
         submit(client, player, n + 1)
-    assert_ranks_exact(board_id, players)
+    assert_index_matches_sql(board_id, players)

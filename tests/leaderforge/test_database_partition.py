@@ -21,7 +21,8 @@ from django.db import connection, transaction
 from leaderboard.models import GameSession
 from tests.factories import make_api_key, make_player
 from tests.gunicorn_server import get, gunicorn, production_env, wait_until_serving
-from tests.network_partition import PartitionProxy, private_network
+from tests.network_partition import private_network
+from tests.tcp_proxy import TcpProxy
 from users.models import User
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -38,8 +39,8 @@ def test_a_blackholed_postgres_link_is_a_json_503_within_the_bound_and_healthz_k
     db = connection.settings_dict
     redis = urlsplit(settings.REDIS_URL)
     with private_network() as network:
-        db_proxy = PartitionProxy((db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)), network)
-        redis_proxy = PartitionProxy((redis.hostname or "127.0.0.1", redis.port or 6379), network)
+        db_proxy = TcpProxy((db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)), network)
+        redis_proxy = TcpProxy((redis.hostname or "127.0.0.1", redis.port or 6379), network)
         db_proxy.start()
         redis_proxy.start()
         # The HTTP socket lives outside the namespace (this test reaches it); gunicorn inherits it.

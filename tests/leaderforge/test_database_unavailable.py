@@ -6,11 +6,8 @@ through the WSGI application exactly as gunicorn sends them, so Django's own con
 (health checks at the start of each request) is what recovers.
 """
 
-import contextlib
 import io
 import json
-import socket
-import threading
 from collections.abc import Iterator
 from wsgiref.util import setup_testing_defaults
 
@@ -19,69 +16,9 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.db import connections
 
 from tests.factories import make_api_key, make_player, submit
+from tests.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-class TcpProxy:
-    """Forward 127.0.0.1:<port> to an upstream address until stopped; restartable on the same port."""
-
-    def __init__(self, upstream: tuple[str, int]) -> None:
-        self.upstream = upstream
-        self.port = 0
-        self._listener: socket.socket | None = None
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen()
-        self.port = listener.getsockname()[1]
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def stop(self) -> None:
-        """Refuse new connections and cut every open one, as a dead server would."""
-        with self._lock:
-            to_close = [s for s in [self._listener, *self._sockets] if s is not None]
-            self._listener, self._sockets = None, []
-        for sock in to_close:
-            _shutdown(sock)
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return  # stopped
-            try:
-                upstream = socket.create_connection(self.upstream, timeout=5)
-            except OSError:
-                _shutdown(client)
-                continue
-            upstream.settimeout(None)
-            with self._lock:
-                self._sockets += [client, upstream]
-            for source, target in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pipe, args=(source, target), daemon=True).start()
-
-
-def _pipe(source: socket.socket, target: socket.socket) -> None:
-    try:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                target.sendall(data)
-    finally:
-        _shutdown(source)
-        _shutdown(target)
-
-
-def _shutdown(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-    sock.close()
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.gunicorn_server import free_port, get, gunicorn, production_env
+from tests.gunicorn_server import get, gunicorn, production_env
+from tests.server_process import free_port
 
 # Production variables must be set, but nothing here reaches a database or Redis (the API 404 reads none).
 UNUSED = {"DATABASE_URL": "postgres://unused@127.0.0.1:1/unused", "REDIS_URL": "redis://127.0.0.1:1/0"}

@@ -24,11 +24,11 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.factories import make_api_key, make_moderator, make_player, submit
-from tests.leaderforge.test_pool_exhausted import free_port
+from tests.gunicorn_server import ROOT, gunicorn
+from tests.server_process import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 3
 TOKEN = "scrape-token-for-this-test"
 RANKS, TOPS, SUBMITS = 200, 60, 40
@@ -107,26 +107,10 @@ def test_metrics_add_up_across_gunicorn_workers_and_the_dashboard_shows_the_burs
             "RANK_INDEX_AUTO_REBUILD": "false",
         }
     )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "leaderforge.wsgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     base = f"http://127.0.0.1:{port}"
     scrape_headers = {"Authorization": f"Bearer {TOKEN}"}
     dashboard_headers = {"Cookie": session_cookie, "HX-Request": "true"}
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if fetch(f"{base}/healthz")[0] == 200:
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+    with gunicorn(env, port=port, stderr=subprocess.DEVNULL) as server:
         assert not stale & {path.name for path in multiproc_dir.glob("*.db")}, (
             "stale samples were not emptied"
         )
@@ -199,6 +183,3 @@ def test_metrics_add_up_across_gunicorn_workers_and_the_dashboard_shows_the_burs
         assert (multiproc_dir / "histogram_archive.db").exists()
         totals_after = counts_by_route(fetch(f"{base}/metrics", scrape_headers)[1].decode())
         assert totals_after["api-rank"] == RANKS and totals_after["api-submit"] == SUBMITS
-    finally:
-        server.terminate()
-        server.wait(timeout=30)

@@ -6,31 +6,23 @@ while it waits for a row lock this test holds; a second request then finds no fr
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
 
 from tests.factories import make_api_key, make_player
+from tests.gunicorn_server import gunicorn
+from tests.server_process import free_port
 from users.models import User
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
 POOL_TIMEOUT = 1.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def request(
@@ -65,25 +57,8 @@ def test_an_exhausted_pool_is_a_503_after_the_pool_timeout() -> None:
         "LEADERBOARD_SUBMIT_RATE_PER_PLAYER": "off",
     }
     env.pop("REDIS_URL", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "leaderforge.wsgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if request(f"{base}/healthz")[0] == 200:
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-
+    with gunicorn(env, port=port, stderr=subprocess.DEVNULL):
         submit_result: list[int] = []
         with transaction.atomic():
             # Hold the player's row: the server's submit waits on it, keeping the pool's only connection.
@@ -108,6 +83,3 @@ def test_an_exhausted_pool_is_a_503_after_the_pool_timeout() -> None:
         # Once the lock is gone the held submit completes, and the pool serves again.
         assert submit_result == [201]
         assert request(f"{base}/api/v1/players/{player.pk}")[0] == 200
-    finally:
-        server.terminate()
-        server.wait(timeout=30)

@@ -11,8 +11,9 @@ from django.test import Client
 from leaderboard import selectors
 from leaderboard.ranking import redis_index
 from leaderforge import health
-from tests.leaderforge.test_database_unavailable import TcpProxy, call_wsgi, postgres_proxy  # noqa: F401
+from tests.leaderforge.test_database_unavailable import call_wsgi, postgres_proxy  # noqa: F401
 from tests.redis_server import PrivateRedis
+from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.django_db
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.gunicorn_server import free_port, get, gunicorn, production_env
+from tests.gunicorn_server import get, gunicorn, production_env
 from tests.nginx_server import nginx
+from tests.server_process import free_port
 
 # Production variables must be set; these requests read neither a database nor Redis.
 UNUSED = {"DATABASE_URL": "postgres://unused@127.0.0.1:1/unused", "REDIS_URL": "redis://127.0.0.1:1/0"}

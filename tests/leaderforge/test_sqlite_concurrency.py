@@ -8,25 +8,19 @@ starts) in a subprocess, then submits from real threads over HTTP.
 import http.client
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.server_process import accepts_connections, free_port, running
+
 ROOT = Path(__file__).resolve().parents[2]
 THREADS, SUBMITS_PER_THREAD = 16, 25
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -53,27 +47,18 @@ def sqlite_server(tmp_path: Path) -> Iterator[tuple[int, Path, str, int]]:
     ).stdout
     _, player, key = next(line for line in out.splitlines() if line.startswith("setup ")).split()
     player_id = int(player)
-    port = _free_port()
-    server = subprocess.Popen(
+    port = free_port()
+    with running(
         [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
+        name="runserver",
+        ready=lambda: accepts_connections(port),
+        seconds=30,
+        interval=0.1,
+        stop_seconds=10,
         env=env,
-        stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("runserver did not start") from None
-                time.sleep(0.1)
+    ):
         yield port, database, key, player_id
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_concurrent_submits_on_a_sqlite_file_are_all_accepted(

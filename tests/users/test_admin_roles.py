@@ -85,6 +85,31 @@ def change_form_data(user: User, **overrides: object) -> dict[str, object]:
     return data
 
 
+def moderation_action(client: Client, changelist: str, action: str, pk: int, reason: str) -> int:
+    """A confirmed admin action on one row, as the confirmation page posts it: the response status."""
+    response = client.post(
+        changelist,
+        {"action": action, ACTION_CHECKBOX_NAME: [str(pk)], "confirm": "yes", "reason": reason},
+    )
+    return response.status_code
+
+
+def widen_the_moderators_group(client: Client) -> None:
+    """Try to grant Moderators the API-key permission and to add a group; both must be refused."""
+    moderators = Group.objects.get(name="Moderators")
+    apikey_perm = Permission.objects.get(codename="add_apikey")
+
+    response = client.post(
+        f"/admin/auth/group/{moderators.pk}/change/",
+        {"name": "Moderators", "permissions": [str(apikey_perm.pk)]},
+    )
+
+    assert response.status_code == 403
+    assert client.post("/admin/auth/group/add/", {"name": "Mine"}).status_code == 403
+    assert not moderators.permissions.filter(pk=apikey_perm.pk).exists()
+    assert not Group.objects.filter(name="Mine").exists()
+
+
 def test_the_moderators_group_holds_moderation_permissions_only() -> None:
     group = Group.objects.get(name="Moderators")
     granted = {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
@@ -195,18 +220,8 @@ def test_a_moderator_cannot_manage_api_keys(moderator_client: Client) -> None:
 
 
 def test_a_moderator_cannot_manage_groups_or_permissions(moderator_client: Client, moderator: User) -> None:
-    moderators = Group.objects.get(name="Moderators")
-    apikey_perm = Permission.objects.get(codename="add_apikey")
-
     assert moderator_client.get("/admin/auth/group/").status_code == 403
-    assert moderator_client.post("/admin/auth/group/add/", {"name": "Mine"}).status_code == 403
-    response = moderator_client.post(
-        f"/admin/auth/group/{moderators.pk}/change/",
-        {"name": "Moderators", "permissions": [str(apikey_perm.pk)]},
-    )
-    assert response.status_code == 403
-    assert not moderators.permissions.filter(pk=apikey_perm.pk).exists()
-    assert not Group.objects.filter(name="Mine").exists()
+    widen_the_moderators_group(moderator_client)
 
 
 def test_staff_granted_group_management_still_cannot_widen_a_group(client: Client) -> None:
@@ -215,22 +230,13 @@ def test_staff_granted_group_management_still_cannot_widen_a_group(client: Clien
         *Permission.objects.filter(content_type__app_label="auth", codename__endswith="_group")
     )
     client.force_login(staff)
-    moderators = Group.objects.get(name="Moderators")
-    apikey_perm = Permission.objects.get(codename="add_apikey")
 
-    response = client.post(
-        f"/admin/auth/group/{moderators.pk}/change/",
-        {"name": "Moderators", "permissions": [str(apikey_perm.pk)]},
-    )
-
-    assert response.status_code == 403
-    assert client.post("/admin/auth/group/add/", {"name": "Mine"}).status_code == 403
-    assert not moderators.permissions.filter(pk=apikey_perm.pk).exists()
+    widen_the_moderators_group(client)
 
 
-def test_boards_are_not_editable_in_the_admin(moderator_client: Client) -> None:
-    for url in ("/admin/leaderboard/board/", "/admin/leaderboard/board/add/"):
-        assert moderator_client.get(url).status_code in (403, 404)
+@pytest.mark.parametrize("url", ["/admin/leaderboard/board/", "/admin/leaderboard/board/add/"])
+def test_boards_are_not_editable_in_the_admin(moderator_client: Client, url: str) -> None:
+    assert moderator_client.get(url).status_code in (403, 404)
 
 
 def test_a_group_moderator_still_hides_players_and_voids_sessions(client: Client) -> None:
@@ -242,26 +248,10 @@ def test_a_group_moderator_still_hides_players_and_voids_sessions(client: Client
     assert client.get(PLAYERS).status_code == 200
     assert client.get(SESSIONS).status_code == 200
     assert client.get(f"{PLAYERS}{cheater.pk}/change/").status_code == 200  # read only
-    voided = client.post(
-        SESSIONS,
-        {
-            "action": "void_sessions",
-            ACTION_CHECKBOX_NAME: [str(session.pk)],
-            "confirm": "yes",
-            "reason": "aimbot",
-        },
-    )
-    hidden = client.post(
-        PLAYERS,
-        {
-            "action": "hide_players",
-            ACTION_CHECKBOX_NAME: [str(cheater.pk)],
-            "confirm": "yes",
-            "reason": "aimbot",
-        },
-    )
+    voided = moderation_action(client, SESSIONS, "void_sessions", session.pk, "aimbot")
+    hidden = moderation_action(client, PLAYERS, "hide_players", cheater.pk, "aimbot")
 
-    assert (voided.status_code, hidden.status_code) == (302, 302)
+    assert (voided, hidden) == (302, 302)
     assert GameSession.objects.get(pk=session.pk).is_void
     assert User.objects.get(pk=cheater.pk).is_hidden
     assert ModerationLog.objects.filter(moderator=moderator).count() == 2
@@ -272,10 +262,7 @@ def test_staff_without_the_moderation_permissions_cannot_hide_players(client: Cl
     client.force_login(make_change_moderator())
     cheater = make_player("cheater")
 
-    client.post(
-        PLAYERS,
-        {"action": "hide_players", ACTION_CHECKBOX_NAME: [str(cheater.pk)], "confirm": "yes", "reason": "x"},
-    )
+    moderation_action(client, PLAYERS, "hide_players", cheater.pk, "x")
 
     assert not User.objects.get(pk=cheater.pk).is_hidden
 

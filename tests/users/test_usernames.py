@@ -1,13 +1,12 @@
 # ruff: noqa: RUF001  (look-alike characters are what these tests are about)
 """Usernames: look-alike, case-variant and invisible names cannot register beside real ones."""
 
-import threading
-
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 
+from tests.leaderboard.test_concurrency import run_in_threads
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -81,22 +80,12 @@ def test_an_existing_name_keeps_its_exact_lookups(api_client: Client, client: Cl
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_look_alike_registrations_let_exactly_one_through(api_key_headers: dict[str, str]) -> None:
     names = ["racer", "RACER", "Racer", "rACER", "ｒａｃｅｒ", "raceR", "RaCeR", "racEr"]
-    barrier = threading.Barrier(len(names))
     statuses: list[int] = []
 
-    def attempt(name: str) -> None:
-        try:
-            barrier.wait(timeout=30)
-            statuses.append(register(Client(headers=api_key_headers), name).status_code)
-        finally:
-            connection.close()
+    def attempt(index: int) -> None:
+        statuses.append(register(Client(headers=api_key_headers), names[index]).status_code)
 
-    threads = [threading.Thread(target=attempt, args=(n,)) for n in names]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-
+    assert run_in_threads(len(names), attempt) == []
     assert sorted(statuses) == [201] + [409] * (len(names) - 1)
     assert User.objects.count() == 1
 
