@@ -83,6 +83,8 @@ MIDDLEWARE = [
     "leaderforge.request_metrics.RequestMetricsMiddleware",
     "leaderforge.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # GET /healthz is answered here: nothing below applies to it.
+    "leaderforge.health.LivenessMiddleware",
     "leaderforge.middleware.RejectNulBytesMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     # leaderforge.page_middleware: the page middlewares, skipped on the JSON API and the probes.

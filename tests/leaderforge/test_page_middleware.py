@@ -1,8 +1,10 @@
-"""The page middlewares skip the JSON API and the probes; everything every answer needs still holds.
+"""The page middlewares skip the JSON API and the probes, /healthz is answered early; what every answer
+needs still holds.
 
 Skipped there: sessions, the signed-in user, messages, htmx and the Content-Security-Policy. Kept on
-every answer: X-Request-ID and the metrics, the security headers, X-Frame-Options, CORS on /api/, the
-Host check, the JSON 503. Pages, the admin, the API docs and the staff statistics keep them all.
+every answer: X-Request-ID and the metrics, the security headers and the Host check; on the API also
+X-Frame-Options, CORS and the JSON 503. Pages, the admin, the API docs and the staff statistics keep
+them all.
 """
 
 import re
@@ -51,8 +53,9 @@ def test_machine_answers_keep_the_request_id_and_the_security_headers(
         assert response["Strict-Transport-Security"] == "max-age=3600"
         assert response["X-Content-Type-Options"] == "nosniff"
         assert response["Referrer-Policy"] == "same-origin"
-        assert response["X-Frame-Options"] == "DENY"
         assert response["Content-Type"] == "application/json"
+        if path != "/healthz":  # answered above XFrameOptionsMiddleware (test_health_is_answered_early)
+            assert response["X-Frame-Options"] == "DENY"
 
 
 def test_machine_answers_skip_the_page_middlewares(client: Client, machine_paths: list[str]) -> None:
@@ -85,6 +88,21 @@ def test_machine_answers_are_still_timed(client: Client, machine_paths: list[str
         before = count(route)
         client.get(path)
         assert count(route) == before + 1, route
+
+
+def test_health_is_answered_early(client: Client) -> None:
+    # Nothing below LivenessMiddleware runs: neither X-Frame-Options nor the NUL-byte check.
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert "X-Frame-Options" not in response
+
+
+def test_health_keeps_its_other_answers(client: Client) -> None:
+    assert client.head("/healthz").status_code == 405
+    assert client.post("/healthz").status_code == 405
+    # A query string takes the usual way through every middleware.
+    assert client.get("/healthz?probe=1").status_code == 200
+    assert client.get("/healthz?probe=\x00").status_code == 400
 
 
 def test_cors_still_answers_on_the_api(client: Client, settings, machine_paths: list[str]) -> None:  # type: ignore[no-untyped-def]
