@@ -2,12 +2,16 @@
 
 `/healthz` (liveness) deliberately touches neither database nor Redis: a dependency outage must not
 get healthy processes restarted. `/readyz` (readiness) says whether this process can serve now.
+LivenessMiddleware answers `/healthz` just inside the middlewares every answer needs.
 """
+
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import ResolverMatch, resolve
 from django.views.decorators.http import require_GET
 
 from leaderboard import ranking, redis_client, selectors
@@ -18,9 +22,36 @@ DATABASE_CHECK_TIMEOUT_MS = 1000
 _migrations_applied = False
 
 
+LIVENESS_PATH = "/healthz"
+
+
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
+
+
+class LivenessMiddleware:
+    """A plain `GET /healthz` is answered here, by the view itself, without the rest of the stack.
+
+    Load balancers ask it several times a second per process, and nothing below this middleware
+    applies to it: no database, session, page, form or CORS. Outside it stay the request id, the
+    metrics and SecurityMiddleware. The Host header is checked as CommonMiddleware would; any
+    other method or a query string takes the usual way (405, the NUL-byte check).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self._match: ResolverMatch | None = None
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info != LIVENESS_PATH or request.method != "GET" or request.META.get("QUERY_STRING"):
+            return self.get_response(request)
+        request.get_host()  # DisallowedHost: the 400 every other path gives a foreign Host
+        if self._match is None:
+            self._match = resolve(LIVENESS_PATH)
+        # The metrics label the request by its route, as for a resolved one.
+        request.resolver_match = self._match
+        return healthz(request)
 
 
 def check_database() -> bool:

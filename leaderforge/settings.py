@@ -83,18 +83,21 @@ MIDDLEWARE = [
     "leaderforge.request_metrics.RequestMetricsMiddleware",
     "leaderforge.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # GET /healthz is answered here: nothing below applies to it.
+    "leaderforge.health.LivenessMiddleware",
     "leaderforge.middleware.RejectNulBytesMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # leaderforge.page_middleware: the page middlewares, skipped on the JSON API and the probes.
+    "leaderforge.page_middleware.CSPMiddleware",
     "leaderforge.middleware.DatabaseUnavailableMiddleware",
     "leaderboard.db_router.ReplicaRoutingMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "leaderforge.page_middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "leaderforge.page_middleware.AuthenticationMiddleware",
+    "leaderforge.page_middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
+    "leaderforge.page_middleware.HtmxMiddleware",
     # Last, as django-axes asks: it turns a lockout during the admin login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
