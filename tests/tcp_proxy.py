@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from tests.network_partition import PrivateNetwork
@@ -92,3 +93,25 @@ def shutdown(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
     sock.close()
+
+
+P = TypeVar("P", bound=TcpProxy)
+
+
+@contextlib.contextmanager
+def database_behind(make_proxy: Callable[[tuple[str, int]], P]) -> Iterator[P]:
+    """Point the default database at a proxy (made for the real server's address) for the block."""
+    from django.db import connections
+
+    database = connections["default"]
+    original = {"HOST": database.settings_dict["HOST"], "PORT": database.settings_dict["PORT"]}
+    proxy = make_proxy((original["HOST"] or "127.0.0.1", int(original["PORT"] or 5432)))
+    proxy.start()
+    database.close()
+    database.settings_dict.update(HOST="127.0.0.1", PORT=str(proxy.port))
+    try:
+        yield proxy
+    finally:
+        database.close()
+        database.settings_dict.update(original)
+        proxy.stop()

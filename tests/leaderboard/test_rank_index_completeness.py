@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.management import call_command
-from django.db import DatabaseError, connection, connections
+from django.db import DatabaseError, connection
 from django_redis import get_redis_connection
 
 from leaderboard import ranking, redis_client, selectors, services
@@ -22,7 +22,7 @@ from leaderboard.models import RankIndexDebt
 from leaderboard.ranking import redis_index, sql
 from leaderboard.ranking.redis_index import BoardKeys
 from tests.factories import make_player, submit
-from tests.tcp_proxy import TcpProxy, shutdown
+from tests.tcp_proxy import TcpProxy, database_behind, shutdown
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -147,18 +147,8 @@ class CommitReplyDroppingProxy(TcpProxy):
 
 @pytest.fixture
 def commit_dropping_proxy() -> Iterator[CommitReplyDroppingProxy]:
-    database = connections["default"]
-    original = {"HOST": database.settings_dict["HOST"], "PORT": database.settings_dict["PORT"]}
-    proxy = CommitReplyDroppingProxy((original["HOST"] or "127.0.0.1", int(original["PORT"] or 5432)))
-    proxy.start()
-    database.close()
-    database.settings_dict.update(HOST="127.0.0.1", PORT=str(proxy.port))
-    try:
+    with database_behind(CommitReplyDroppingProxy) as proxy:
         yield proxy
-    finally:
-        database.close()
-        database.settings_dict.update(original)
-        proxy.stop()
 
 
 def test_a_commit_whose_reply_is_lost_stops_the_index_being_trusted(

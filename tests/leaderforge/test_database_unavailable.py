@@ -13,10 +13,9 @@ from wsgiref.util import setup_testing_defaults
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
-from django.db import connections
 
 from tests.factories import make_api_key, make_player, submit
-from tests.tcp_proxy import TcpProxy
+from tests.tcp_proxy import TcpProxy, database_behind
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -24,18 +23,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def postgres_proxy() -> Iterator[TcpProxy]:
     """Point the default database at a proxy in front of the real server for this test."""
-    database = connections["default"]
-    original = {"HOST": database.settings_dict["HOST"], "PORT": database.settings_dict["PORT"]}
-    proxy = TcpProxy((original["HOST"] or "127.0.0.1", int(original["PORT"] or 5432)))
-    proxy.start()
-    database.close()
-    database.settings_dict.update(HOST="127.0.0.1", PORT=str(proxy.port))
-    try:
+    with database_behind(TcpProxy) as proxy:
         yield proxy
-    finally:
-        database.close()
-        database.settings_dict.update(original)
-        proxy.stop()
 
 
 def call_wsgi(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
