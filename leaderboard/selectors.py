@@ -13,7 +13,7 @@ from django.db.models import F, Q, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from leaderboard import apm, ranking
+from leaderboard import apm, entries, ranking
 from leaderboard.models import Board, GameSession, ScoreBaseline
 from leaderboard.plausibility import Baseline
 from users.models import Follow, User
@@ -92,7 +92,11 @@ def forget_rarely_changing() -> None:
 
 
 def list_boards_for_mode(*, game_mode: str) -> list[BoardRef]:
-    return [b for b in list_active_boards() if b.game_mode in ("", game_mode)]
+    return [
+        b
+        for b in list_active_boards()
+        if entries.counts_on_board(board_game_mode=b.game_mode, game_mode=game_mode)
+    ]
 
 
 def get_default_board() -> Board:
@@ -147,9 +151,7 @@ class UnlistedStanding:
 def get_unlisted_standing(*, user_id: int, board: BoardRef | None = None) -> UnlistedStanding:
     """Where a player's counted sessions would place them on a board they are not listed on."""
     board = board or get_default_board_ref()
-    sessions = GameSession.objects.counted().filter(user_id=user_id)
-    if board.game_mode:
-        sessions = sessions.filter(game_mode=board.game_mode)
+    sessions = entries.counted_sessions(user_id=user_id, board_game_mode=board.game_mode)
     totals = sessions.aggregate(total=Sum("score", default=0), count=models.Count("id"))
     return UnlistedStanding(
         total_score=totals["total"],

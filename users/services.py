@@ -8,7 +8,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from leaderboard import ranking
+from leaderboard import entries, ranking
 from leaderboard.errors import CannotFollowSelf, FollowLimitReached, PlayerNotFound, UsernameTaken
 from leaderboard.models import LeaderboardEntry
 from leaderboard.services.scores import lock_player, publish_entries_changed
@@ -60,7 +60,7 @@ def rename_player(*, user_id: int, username: str) -> User:
             User.objects.filter(pk=user_id).update(username=name, username_skeleton=usernames.skeleton(name))
     except IntegrityError as exc:
         raise _taken(name) from exc
-    now_version = int(timezone.now().timestamp() * 1_000_000)
+    now_version = entries.version_at(timezone.now())
     LeaderboardEntry.objects.filter(user_id=user_id).update(
         username=name, version=Greatest(F("version") + 1, Value(now_version))
     )
