@@ -26,6 +26,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     from leaderboard import ranking, selectors, services
+    from leaderboard.boards import BoardPeriod
     from leaderboard.ranking import redis_index
     from users import services as user_services
 
@@ -35,8 +36,8 @@ def main() -> None:
     for player in players:
         services.submit_score(user_id=player.pk, score=1, game_mode="solo")
     if redis_index.is_enabled():
-        redis_index.rebuild(board_id=board_id)
-    print(f"rank source: {ranking.rank_source(board_id=board_id)}")
+        redis_index.rebuild(board_period=BoardPeriod(board_id))
+    print(f"rank source: {ranking.rank_source(board_period=BoardPeriod(board_id))}")
 
     def per_call(operation) -> float:  # type: ignore[no-untyped-def]
         started = time.perf_counter()
@@ -48,13 +49,15 @@ def main() -> None:
         services.submit_score(user_id=players[n % len(players)].pk, score=(n % 7) + 1, game_mode="solo")
 
     def read(n: int) -> None:
-        ranking.get_standing(board_id=board_id, user_id=players[n % len(players)].pk)
+        ranking.get_standing(board_period=BoardPeriod(board_id), user_id=players[n % len(players)].pk)
 
     for name, operation in (("submit", submit), ("rank read", read)):
         runs = [per_call(operation) for _ in range(args.runs)]
         shown = ", ".join(f"{r:.0f}" for r in runs)
         print(f"{name}: median {statistics.median(runs):.0f} us per call (runs: {shown} us)")
-    assert ranking.rank_source(board_id=board_id) == ("redis" if redis_index.is_enabled() else "sql")
+    assert ranking.rank_source(board_period=BoardPeriod(board_id)) == (
+        "redis" if redis_index.is_enabled() else "sql"
+    )
 
 
 if __name__ == "__main__":

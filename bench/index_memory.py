@@ -75,19 +75,22 @@ def setup_django(redis_url: str) -> None:
 
 
 def states(board_id: int, start: int, count: int, version: int) -> list[Any]:
+    from leaderboard.boards import BoardPeriod
     from leaderboard.ranking.rules import EntryState
 
     rng = random.Random(start)
+    totals = [rng.randint(0, 5_000_000) for _ in range(count)]
     return [
         EntryState(
-            board_id=board_id,
+            board_period=BoardPeriod(board_id),
             user_id=user_id,
             version=version + user_id,  # versions are microsecond clocks, 16 digits
-            total_score=rng.randint(0, 5_000_000),
+            rank_value=total,
+            total_score=total,
             session_count=rng.randint(1, 60),
             username=f"player{user_id:08d}",
         )
-        for user_id in range(start + 1, start + count + 1)
+        for user_id, total in zip(range(start + 1, start + count + 1), totals, strict=True)
     ]
 
 
@@ -103,6 +106,7 @@ def redis_usec_per_call(client: Any, run: Any) -> float:
 
 def measure(entries: int) -> dict[str, Any]:
     from leaderboard import rate_limits, redis_client
+    from leaderboard.boards import BoardPeriod
     from leaderboard.ranking import redis_index
     from leaderboard.ranking.redis_index import BoardKeys
     from leaderboard.rate_limits import Limit, Rate
@@ -117,7 +121,7 @@ def measure(entries: int) -> dict[str, Any]:
         redis_index.apply_changes(states(board_id, start, min(BATCH, entries - start), version))
     write_seconds = time.monotonic() - started
     after = client.info("memory")["used_memory"]
-    k = BoardKeys.for_board(board_id)
+    k = BoardKeys.for_period(BoardPeriod(board_id))
     assert client.zcard(k.z) == entries, "not every entry reached the index"
     z_bytes = client.memory_usage(k.z, samples=0)
     h_bytes = client.memory_usage(k.h, samples=0)
@@ -133,12 +137,12 @@ def measure(entries: int) -> dict[str, Any]:
         redis_index.apply_changes([states(board_id, user_id - 1, 1, next_version[0])[0]])
 
     def one_rank_read() -> None:
-        redis_index.read_standing(board_id=board_id, user_id=rng.randint(1, entries))
+        redis_index.read_standing(board_period=BoardPeriod(board_id), user_id=rng.randint(1, entries))
 
     def one_top_read() -> None:  # the cached listing, as after its first fill
-        if redis_index.read_top(board_id=board_id).rows is None:
-            cached = redis_index.read_top(board_id=board_id)
-            redis_index.fill_top(board_id=board_id, generation=cached.generation, rows=[])
+        if redis_index.read_top(board_period=BoardPeriod(board_id)).rows is None:
+            cached = redis_index.read_top(board_period=BoardPeriod(board_id))
+            redis_index.fill_top(board_period=BoardPeriod(board_id), generation=cached.generation, rows=[])
 
     limit = [Limit(name="ip:203.0.113.9", rate=Rate(count=10**9, seconds=60))]
 

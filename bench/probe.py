@@ -57,9 +57,10 @@ def top_uncached(url: str, rate: float, duration: float, timeout: float) -> dict
     from django.conf import settings
 
     from leaderboard import selectors
+    from leaderboard.boards import BoardPeriod
     from leaderboard.ranking import redis_index
 
-    key = redis_index.BoardKeys.for_board(selectors.get_default_board_ref().id).top
+    key = redis_index.BoardKeys.for_period(BoardPeriod(selectors.get_default_board_ref().id)).top
     client = redis.Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
     before = cache_stats() or {}
     records = []

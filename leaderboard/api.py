@@ -89,31 +89,18 @@ class SubmitScoreApi(APIView):
 
 def _submit(data: dict) -> tuple[int, dict]:  # type: ignore[type-arg]
     submitted = services.submit_score(**data)
-    board = selectors.get_default_board_ref()
-    if submitted.is_hidden:
-        # The session is kept but ranks nowhere. The answer keeps its shape and reports
-        # the place the player's counted total would earn, without listing them.
-        unlisted = selectors.get_unlisted_standing(user_id=data["user_id"], board=board)
-        total_score, session_count = unlisted.total_score, unlisted.session_count
-        placement = unlisted.placement
-    else:
-        entry = submitted.entries[board.id]
-        total_score, session_count = entry.total_score, entry.session_count
-        # Read after the score is written, so the player sees the rank their new total earns: by the
-        # index's write at commit when it answered, else now (before the commit, in an idempotent submit).
-        placement = submitted.placements.get(board.id) or selectors.get_placement(
-            user_id=data["user_id"], total_score=total_score, board=board
-        )
+    standing = submitted.standing
+    assert standing is not None
     body = {
         "session_id": submitted.session.pk,
         "user_id": data["user_id"],
         "score": data["score"],
         "game_mode": data["game_mode"],
-        "total_score": total_score,
-        "session_count": session_count,
-        "rank": placement.rank,
-        "percentile": placement.percentile,
-        "total_players": placement.total_players,
+        "total_score": standing.total_score,
+        "session_count": standing.session_count,
+        "rank": standing.placement.rank,
+        "percentile": standing.placement.percentile,
+        "total_players": standing.placement.total_players,
     }
     return status.HTTP_201_CREATED, SUBMIT_OUTPUT.to_representation(body)
 

@@ -1,11 +1,24 @@
-"""Leaderboard entries in SQL, and the rule of which sessions count on a board: each lives here once.
+"""Leaderboard entries in SQL, and the rules that make them from sessions: each lives here once.
 
-A session counts on a board when it is not void and the board takes every game mode or the session's
-own; a hidden player's sessions count nowhere while they stay hidden. `counts_on_board` is the rule in
-Python, `counted_sessions` as a queryset, and the recount statements below spell it in SQL. Services
-call these inside their transactions (under the player's lock); nothing here publishes to the index.
+Which sessions count on a board: not void, of the board's game mode (or any, on an all-modes board),
+played by a player who is not hidden. A session counts in the board period its time falls in.
+
+What an entry holds, on each kind of board:
+- sum: the total of the counted scores; reached when the last non-zero score was played (or, while
+  every score is 0, when the first session was);
+- best: the best single score (highest, or lowest on a lower-is-better board); reached when the
+  earliest session with that score was played;
+- latest: the score of the newest session (by time played, then id); reached when it was played.
+Ties in a listing go to whoever reached the value first.
+
+`apply_session` adds one session to all its entries in one statement (the live path); `fold` computes
+entries from a player's whole session list (recounts, backfills, the seed) and `write_recount` stores
+them. Both run under the player's row lock (`services.scores.lock_player`); nothing here publishes to
+the rank index.
 """
 
+import bisect
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,19 +26,26 @@ from typing import Any
 from django.db import connection
 from django.db.models import QuerySet
 
+from leaderboard.boards import BoardPeriod, BoardRef
 from leaderboard.models import GameSession
-
-# Entry versions only grow, even across delete and re-insert: at least the previous one plus
-# one, and at least the change's time in microseconds. The rank index keeps the newest.
-NEXT_VERSION = "CASE WHEN leaderboard.version + 1 > EXCLUDED.version THEN leaderboard.version + 1 ELSE EXCLUDED.version END"
 
 
 @dataclass(frozen=True)
 class EntryTotals:
-    board_id: int
-    total_score: int
+    board_period: BoardPeriod
+    total_score: int  # the board's value
+    rank_value: int
     session_count: int
     version: int
+
+
+@dataclass(frozen=True)
+class CountedSession:
+    id: int
+    user_id: int
+    score: int
+    game_mode: str
+    played_at: datetime
 
 
 def version_at(moment: datetime) -> int:
@@ -38,100 +58,370 @@ def counts_on_board(*, board_game_mode: str, game_mode: str) -> bool:
     return board_game_mode in ("", game_mode)
 
 
-def counted_sessions(*, user_id: int, board_game_mode: str) -> QuerySet[GameSession]:
-    """A player's sessions that count on a board of `board_game_mode`, whether or not they are hidden."""
-    sessions = GameSession.objects.counted().filter(user_id=user_id)
-    return sessions.filter(game_mode=board_game_mode) if board_game_mode else sessions
+def counted_sessions(
+    *, user_ids: Iterable[int], game_mode: str = "", as_if_visible: bool = False
+) -> QuerySet[GameSession]:
+    """These players' sessions that count on a board of `game_mode` ("" = every mode).
 
-
-# The arithmetic happens in the database so concurrent submits never lose points.
-# A submit that leaves the total unchanged (score 0) keeps the player's place in ties.
-_ADD_SESSION_SQL = """
-INSERT INTO leaderboard
-    (board_id, user_id, username, total_score, session_count, last_updated, version)
-VALUES (%s, %s, %s, %s, 1, %s, %s)
-ON CONFLICT (board_id, user_id) DO UPDATE SET
-    username = EXCLUDED.username,
-    total_score = leaderboard.total_score + EXCLUDED.total_score,
-    session_count = leaderboard.session_count + 1,
-    last_updated = CASE
-        WHEN EXCLUDED.total_score <> 0 AND EXCLUDED.last_updated > leaderboard.last_updated
-        THEN EXCLUDED.last_updated ELSE leaderboard.last_updated END,
-    version = {NEXT_VERSION}
-RETURNING total_score, session_count, version
-""".replace("{NEXT_VERSION}", NEXT_VERSION)
-
-
-def add_session(
-    *, board_id: int, user_id: int, username: str, score: int, played_at: datetime, changed_at: datetime
-) -> EntryTotals:
-    """Add one session's score to the player's entry on a board (creating it); return the new totals.
-
-    The tie-break time is when the session was played (who reached the total first); the
-    version is when the entry changed, so the index orders writes as they happened.
+    Hidden players' sessions are left out (they count nowhere while the player stays hidden),
+    unless `as_if_visible`: what they would count if the player were restored.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _ADD_SESSION_SQL,
-            [
-                board_id,
-                user_id,
-                username,
-                score,
-                connection.ops.adapt_datetimefield_value(played_at),
-                version_at(changed_at),
-            ],
-        )
-        total_score, session_count, version = cursor.fetchone()
-    return EntryTotals(
-        board_id=board_id, total_score=total_score, session_count=session_count, version=version
+    sessions = GameSession.objects.counted().filter(user_id__in=list(user_ids))
+    if not as_if_visible:
+        sessions = sessions.filter(user__is_hidden=False)
+    return sessions.filter(game_mode=game_mode) if game_mode else sessions
+
+
+def load_counted_sessions(
+    *, user_ids: Iterable[int], game_mode: str = "", as_if_visible: bool = False
+) -> list[CountedSession]:
+    rows = counted_sessions(user_ids=user_ids, game_mode=game_mode, as_if_visible=as_if_visible).values_list(
+        "id", "user_id", "score", "game_mode", "played_at"
     )
+    return [CountedSession(*row) for row in rows]
 
 
-# Recompute entries from the sessions themselves: the seed uses it for whole boards,
-# moderation for single players. Players left with no counted session lose their entry.
-_RECOUNT_SQL = """
+# --- the live path: one session into every entry it feeds ---------------------
+
+# One row per board period the session counts on. The player's lock makes the read of the current
+# entries and the write one step: no other change of theirs can commit in between.
+_APPLY_SESSION_SQL = """
+WITH target (board_id, period, aggregation, lower_first) AS (VALUES {targets}),
+current_entry AS (
+    SELECT t.board_id, t.period, t.aggregation, t.lower_first,
+           c.total_score AS value, c.session_count AS sessions, c.last_updated AS reached,
+           c.value_session_id AS value_session, c.version AS version
+    FROM target t LEFT JOIN leaderboard c
+        ON c.board_id = t.board_id AND c.period = t.period AND c.user_id = %(user_id)s
+),
+decided AS (
+    SELECT *, CASE
+        WHEN value IS NULL THEN 1
+        WHEN aggregation = 'best' THEN CASE
+            WHEN (lower_first = 1 AND %(score)s < value) OR (lower_first = 0 AND %(score)s > value) THEN 1
+            WHEN %(score)s = value AND (%(played_at)s < reached
+                OR (%(played_at)s = reached AND %(session_id)s < value_session)) THEN 1
+            ELSE 0 END
+        WHEN aggregation = 'latest' THEN CASE
+            WHEN %(played_at)s > reached OR (%(played_at)s = reached AND %(session_id)s > value_session) THEN 1
+            ELSE 0 END
+        ELSE 0 END AS replaces
+    FROM current_entry
+),
+next_entry AS (
+    SELECT board_id, period, lower_first,
+        CASE WHEN aggregation = 'sum' THEN COALESCE(value, 0) + %(score)s
+             WHEN replaces = 1 THEN %(score)s ELSE value END AS value,
+        COALESCE(sessions, 0) + 1 AS sessions,
+        CASE WHEN aggregation <> 'sum' THEN CASE WHEN replaces = 1 THEN %(played_at)s ELSE reached END
+             WHEN value IS NULL THEN %(played_at)s
+             WHEN %(score)s > 0 THEN CASE WHEN value = 0 OR %(played_at)s > reached
+                                          THEN %(played_at)s ELSE reached END
+             WHEN value = 0 AND %(played_at)s < reached THEN %(played_at)s
+             ELSE reached END AS reached,
+        CASE WHEN aggregation = 'sum' THEN NULL
+             WHEN replaces = 1 THEN %(session_id)s ELSE value_session END AS value_session,
+        CASE WHEN version IS NOT NULL AND version + 1 > %(version)s THEN version + 1
+             ELSE %(version)s END AS version
+    FROM decided
+)
 INSERT INTO leaderboard
-    (board_id, user_id, username, total_score, session_count, last_updated, version)
-SELECT %(board_id)s, s.user_id, u.username, SUM(s.score), COUNT(*),
-       COALESCE(MAX(s.played_at) FILTER (WHERE s.score > 0), MIN(s.played_at)), %(version)s
-FROM game_session s JOIN users u ON u.id = s.user_id
-WHERE NOT s.is_void AND NOT u.is_hidden
-    AND (%(game_mode)s = '' OR s.game_mode = %(game_mode)s) {user_filter}
-GROUP BY s.user_id, u.username
-ON CONFLICT (board_id, user_id) DO UPDATE SET
+    (board_id, period, user_id, username, total_score, rank_value, session_count, last_updated,
+     value_session_id, version)
+SELECT board_id, period, %(user_id)s, %(username)s, value,
+       CASE WHEN lower_first = 1 THEN -value ELSE value END, sessions, reached, value_session, version
+FROM next_entry WHERE true
+ON CONFLICT (board_id, period, user_id) DO UPDATE SET
     username = EXCLUDED.username,
     total_score = EXCLUDED.total_score,
+    rank_value = EXCLUDED.rank_value,
     session_count = EXCLUDED.session_count,
-    last_updated = CASE WHEN EXCLUDED.total_score <> leaderboard.total_score
-        THEN EXCLUDED.last_updated ELSE leaderboard.last_updated END,
-    version = {NEXT_VERSION}
-""".replace("{NEXT_VERSION}", NEXT_VERSION)
-
-_DELETE_STALE_SQL = """
-DELETE FROM leaderboard
-WHERE board_id = %(board_id)s {user_filter}
-    AND NOT EXISTS (
-        SELECT 1 FROM game_session s JOIN users u ON u.id = s.user_id
-        WHERE s.user_id = leaderboard.user_id AND NOT s.is_void AND NOT u.is_hidden
-            AND (%(game_mode)s = '' OR s.game_mode = %(game_mode)s)
-    )
+    last_updated = EXCLUDED.last_updated,
+    value_session_id = EXCLUDED.value_session_id,
+    version = EXCLUDED.version
+RETURNING board_id, period, total_score, rank_value, session_count, version
 """
 
 
-def recount(
-    *, board_id: int, game_mode: str, changed_at: datetime, user_ids: list[int] | None = None
-) -> None:
-    """Make a board's entries (of every player, or of these) equal to their counted sessions."""
-    params: dict[str, Any] = {"board_id": board_id, "game_mode": game_mode, "version": version_at(changed_at)}
-    session_filter = entry_filter = ""
-    if user_ids is not None:
-        if not user_ids:
-            return
-        placeholders = ", ".join(f"%(u{i})s" for i in range(len(user_ids)))
-        session_filter = f"AND s.user_id IN ({placeholders})"
-        entry_filter = f"AND user_id IN ({placeholders})"
-        params.update({f"u{i}": uid for i, uid in enumerate(user_ids)})
+def apply_session(
+    *,
+    session: CountedSession,
+    username: str,
+    targets: list[tuple[BoardRef, BoardPeriod]],
+    changed_at: datetime,
+) -> list[EntryTotals]:
+    """Add one session to the player's entry on each (board, period) target, in one statement.
+
+    The tie-break time follows when the session was played; the version is when the entry changed,
+    so the index orders writes as they happened.
+    """
+    if not targets:
+        return []
+    params: dict[str, Any] = {
+        "user_id": session.user_id,
+        "username": username,
+        "score": session.score,
+        "played_at": connection.ops.adapt_datetimefield_value(session.played_at),
+        "session_id": session.id,
+        "version": version_at(changed_at),
+    }
+    rows = []
+    for i, (board, board_period) in enumerate(targets):
+        params.update(
+            {
+                f"b{i}": board.id,
+                f"p{i}": board_period.period,
+                f"a{i}": board.aggregation,
+                f"l{i}": int(board.lower_is_better),
+            }
+        )
+        rows.append(f"(%(b{i})s, %(p{i})s, %(a{i})s, %(l{i})s)")
     with connection.cursor() as cursor:
-        cursor.execute(_RECOUNT_SQL.replace("{user_filter}", session_filter), params)
-        cursor.execute(_DELETE_STALE_SQL.replace("{user_filter}", entry_filter), params)
+        cursor.execute(_APPLY_SESSION_SQL.replace("{targets}", ", ".join(rows)), params)
+        written = {(row[0], row[1]): row[2:] for row in cursor.fetchall()}
+    totals = []
+    for _, board_period in targets:
+        total, rank_value, sessions, version = written[(board_period.board_id, board_period.period)]
+        totals.append(EntryTotals(board_period, total, rank_value, sessions, version))
+    return totals
+
+
+# --- recounts: entries from the whole session list ----------------------------
+
+
+@dataclass(frozen=True)
+class FoldedEntry:
+    board_id: int
+    period: str
+    user_id: int
+    value: int
+    rank_value: int
+    session_count: int
+    reached_at: datetime
+    value_session_id: int | None
+
+
+class _Accumulator:
+    """One player's entry on one board period, built session by session in any order."""
+
+    def __init__(self, board: BoardRef) -> None:
+        self.board = board
+        self.count = 0
+        self.total = 0
+        self.first_played: datetime | None = None
+        self.last_nonzero: datetime | None = None
+        self.chosen: CountedSession | None = None  # best / latest: the session holding the value
+
+    def add(self, session: CountedSession) -> None:
+        self.count += 1
+        self.total += session.score
+        if self.first_played is None or session.played_at < self.first_played:
+            self.first_played = session.played_at
+        if session.score > 0 and (self.last_nonzero is None or session.played_at > self.last_nonzero):
+            self.last_nonzero = session.played_at
+        if self.chosen is None or self._takes_over(session, self.chosen):
+            self.chosen = session
+
+    def _takes_over(self, new: CountedSession, held: CountedSession) -> bool:
+        if self.board.aggregation == "latest":
+            return (new.played_at, new.id) > (held.played_at, held.id)
+        if new.score != held.score:
+            return (new.score < held.score) if self.board.lower_is_better else (new.score > held.score)
+        return (new.played_at, new.id) < (held.played_at, held.id)
+
+    def value_and_reached(self) -> tuple[int, datetime, int | None]:
+        assert self.chosen is not None and self.first_played is not None
+        if self.board.aggregation == "sum":
+            return self.total, self.last_nonzero or self.first_played, None
+        return self.chosen.score, self.chosen.played_at, self.chosen.id
+
+
+class PeriodLocator:
+    """The period key of an instant on one board, by bisecting the period starts seen so far.
+
+    Exact (each boundary comes from `periods`), and far cheaper than zone arithmetic per session.
+    """
+
+    def __init__(self, board: BoardRef) -> None:
+        self.board = board
+        self.starts: list[datetime] = []
+        self.keys: list[str] = []
+        self.ends: list[datetime] = []
+
+    def key(self, moment: datetime) -> str:
+        if not self.board.is_windowed:
+            return "all"
+        i = bisect.bisect_right(self.starts, moment) - 1
+        if i >= 0 and moment < self.ends[i]:
+            return self.keys[i]
+        key = self.board.period_key_at(moment)
+        bounds = self.board.period_bounds(key)
+        assert bounds.starts_at is not None and bounds.ends_at is not None
+        at = bisect.bisect_left(self.starts, bounds.starts_at)
+        self.starts.insert(at, bounds.starts_at)
+        self.keys.insert(at, key)
+        self.ends.insert(at, bounds.ends_at)
+        return key
+
+
+def fold(
+    sessions: Iterable[CountedSession],
+    boards: list[BoardRef],
+    locators: dict[int, PeriodLocator] | None = None,
+) -> list[FoldedEntry]:
+    """The entries these counted sessions make on these boards, in every period they fall in."""
+    locators = locators if locators is not None else {}
+    for board in boards:
+        locators.setdefault(board.id, PeriodLocator(board))
+    accumulators: dict[tuple[int, str, int], _Accumulator] = {}
+    for session in sessions:
+        for board in boards:
+            if not counts_on_board(board_game_mode=board.game_mode, game_mode=session.game_mode):
+                continue
+            key = (board.id, locators[board.id].key(session.played_at), session.user_id)
+            accumulator = accumulators.get(key)
+            if accumulator is None:
+                accumulator = accumulators[key] = _Accumulator(board)
+            accumulator.add(session)
+    folded = []
+    for (board_id, period, user_id), accumulator in accumulators.items():
+        value, reached_at, value_session_id = accumulator.value_and_reached()
+        folded.append(
+            FoldedEntry(
+                board_id=board_id,
+                period=period,
+                user_id=user_id,
+                value=value,
+                rank_value=accumulator.board.rank_value(value),
+                session_count=accumulator.count,
+                reached_at=reached_at,
+                value_session_id=value_session_id,
+            )
+        )
+    return folded
+
+
+@dataclass(frozen=True)
+class ChangedEntry:
+    """An entry a recount wrote or removed (`total_score` None: removed)."""
+
+    board_id: int
+    period: str
+    user_id: int
+    version: int
+    total_score: int | None
+    rank_value: int | None
+    session_count: int
+    username: str
+
+
+# Rows equal to what is stored are left alone (the WHERE), so only real changes come back.
+_WRITE_RECOUNT_SQL = """
+INSERT INTO leaderboard
+    (board_id, period, user_id, username, total_score, rank_value, session_count, last_updated,
+     value_session_id, version)
+VALUES {rows}
+ON CONFLICT (board_id, period, user_id) DO UPDATE SET
+    username = EXCLUDED.username,
+    total_score = EXCLUDED.total_score,
+    rank_value = EXCLUDED.rank_value,
+    session_count = EXCLUDED.session_count,
+    last_updated = EXCLUDED.last_updated,
+    value_session_id = EXCLUDED.value_session_id,
+    version = CASE WHEN leaderboard.version + 1 > EXCLUDED.version
+                   THEN leaderboard.version + 1 ELSE EXCLUDED.version END
+WHERE leaderboard.total_score <> EXCLUDED.total_score
+    OR leaderboard.rank_value <> EXCLUDED.rank_value
+    OR leaderboard.session_count <> EXCLUDED.session_count
+    OR leaderboard.last_updated <> EXCLUDED.last_updated
+    OR leaderboard.username <> EXCLUDED.username
+    OR COALESCE(leaderboard.value_session_id, 0) <> COALESCE(EXCLUDED.value_session_id, 0)
+RETURNING board_id, period, user_id, version, total_score, rank_value, session_count, username
+"""
+_WRITE_BATCH = 500
+
+
+def write_recount(
+    *,
+    user_ids: list[int],
+    board_ids: list[int],
+    folded: list[FoldedEntry],
+    usernames: dict[int, str],
+    changed_at: datetime,
+) -> list[ChangedEntry]:
+    """Make these players' entries on these boards (every period) equal to `folded`.
+
+    Entries `folded` does not hold are removed. Returns what changed, removals included.
+    """
+    version = version_at(changed_at)
+    changed: list[ChangedEntry] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(folded), _WRITE_BATCH):
+            batch = folded[start : start + _WRITE_BATCH]
+            params: list[Any] = []
+            for e in batch:
+                params += [
+                    e.board_id,
+                    e.period,
+                    e.user_id,
+                    usernames[e.user_id],
+                    e.value,
+                    e.rank_value,
+                    e.session_count,
+                    connection.ops.adapt_datetimefield_value(e.reached_at),
+                    e.value_session_id,
+                    version,
+                ]
+            rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(batch))
+            cursor.execute(_WRITE_RECOUNT_SQL.replace("{rows}", rows), params)
+            changed += [ChangedEntry(*row) for row in cursor.fetchall()]
+        changed += _delete_stale(
+            cursor, user_ids, board_ids, {(e.board_id, e.period, e.user_id) for e in folded}, version
+        )
+    return changed
+
+
+def _delete_stale(
+    cursor: Any, user_ids: list[int], board_ids: list[int], kept: set[tuple[int, str, int]], version: int
+) -> list[ChangedEntry]:
+    if not user_ids or not board_ids:
+        return []
+    users = ", ".join(["%s"] * len(user_ids))
+    boards = ", ".join(["%s"] * len(board_ids))
+    cursor.execute(
+        f"SELECT id, board_id, period, user_id FROM leaderboard "
+        f"WHERE user_id IN ({users}) AND board_id IN ({boards})",
+        [*user_ids, *board_ids],
+    )
+    stale = [row[0] for row in cursor.fetchall() if tuple(row[1:]) not in kept]
+    removed = []
+    for start in range(0, len(stale), _WRITE_BATCH):
+        ids = stale[start : start + _WRITE_BATCH]
+        cursor.execute(
+            f"DELETE FROM leaderboard WHERE id IN ({', '.join(['%s'] * len(ids))}) "
+            "RETURNING board_id, period, user_id, version, username",
+            ids,
+        )
+        removed += [
+            # A removal needs a version newer than the entry it removes.
+            ChangedEntry(board_id, period, user_id, max(old + 1, version), None, None, 0, username)
+            for board_id, period, user_id, old, username in cursor.fetchall()
+        ]
+    return removed
+
+
+def group_by_user(sessions: Iterable[CountedSession], users_per_group: int) -> Iterator[list[CountedSession]]:
+    """Sessions ordered by player, cut into groups that never split one player's sessions."""
+    group: list[CountedSession] = []
+    users = 0
+    last_user = None
+    for session in sessions:
+        if session.user_id != last_user:
+            if users == users_per_group:
+                yield group
+                group, users = [], 0
+            users += 1
+            last_user = session.user_id
+        group.append(session)
+    if group:
+        yield group

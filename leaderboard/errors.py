@@ -62,3 +62,22 @@ class CannotFollowSelf(LeaderboardError):
 class FollowLimitReached(LeaderboardError):
     code = "follow_limit_reached"
     status = 409
+
+
+class BoardNotFound(LeaderboardError):
+    code = "board_not_found"
+    status = 404
+
+
+class InvalidPeriodParameter(LeaderboardError):
+    """A `period` that is not one of the board's, or one that has not begun."""
+
+    code = "invalid_period"
+    status = 400
+
+
+class InvalidBoard(LeaderboardError):
+    """A board definition that cannot be (an unknown time zone, a history field changed)."""
+
+    code = "invalid_board"
+    status = 400

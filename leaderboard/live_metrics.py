@@ -257,7 +257,7 @@ def get_live_figures(*, now: float | None = None) -> LiveFigures:
         if hits >= 0 and misses >= 0 and hits + misses:
             hit_ratio = round(hits / (hits + misses), 4)
     connections = metrics.count_database_connections()
-    sources = {board.slug: ranking.rank_source(board_id=board.id) for board in selectors.list_active_boards()}
+    sources = {board.slug: source for board, _, source in selectors.list_rank_sources()}
 
     checks = [_check_latency(target, deltas) for target in LATENCY_TARGETS]
     checks.append(

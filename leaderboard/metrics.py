@@ -153,11 +153,10 @@ class ScrapeTimeCollector(Collector):
             labels=["board", "source"],
         )
         try:
-            boards = selectors.list_active_boards()
+            sources = selectors.list_rank_sources()
         except DatabaseError:
-            boards = []  # the database is away: the request figures still go out
-        for board in boards:
-            current = ranking.rank_source(board_id=board.id)
+            sources = []  # the database is away: the request figures still go out
+        for board, _, current in sources:
             for name in ("redis", "sql"):
                 source.add_metric([board.slug, name], 1 if current == name else 0)
         yield source

@@ -5,19 +5,70 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from leaderboard import periods
+
 
 class Board(models.Model):
-    """A ranking of players; new boards are rows, never new tables."""
+    """A ranking of players; new boards are rows, never new tables.
+
+    Which sessions count, how they add up, which way is better and when the board resets define its
+    history: those fields never change once the board exists (services.boards refuses it).
+    """
+
+    class Aggregation(models.TextChoices):
+        SUM = "sum", "Sum of session scores"
+        BEST = "best", "Best single session"
+        LATEST = "latest", "Latest session"
+
+    class Order(models.TextChoices):
+        HIGHER = "higher", "Higher is better"
+        LOWER = "lower", "Lower is better"
+
+    class Window(models.TextChoices):
+        ALL_TIME = periods.Window.ALL_TIME.value, "All time"
+        DAILY = periods.Window.DAILY.value, "Daily"
+        WEEKLY = periods.Window.WEEKLY.value, "Weekly"
+        MONTHLY = periods.Window.MONTHLY.value, "Monthly"
+
+    class WeekStart(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
 
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=100)
     # Blank means every game mode counts towards this board.
     game_mode = models.SlugField(max_length=32, blank=True, default="")
+    aggregation = models.CharField(
+        max_length=8, choices=Aggregation.choices, default=Aggregation.SUM, db_default=Aggregation.SUM
+    )
+    order = models.CharField(
+        max_length=8, choices=Order.choices, default=Order.HIGHER, db_default=Order.HIGHER
+    )
+    window = models.CharField(
+        max_length=8, choices=Window.choices, default=Window.ALL_TIME, db_default=Window.ALL_TIME
+    )
+    # The IANA time zone whose local midnight starts each period.
+    time_zone = models.CharField(max_length=64, default="UTC", db_default="UTC")
+    # Weekly boards: the local day each week starts on.
+    week_start = models.PositiveSmallIntegerField(
+        choices=WeekStart.choices, default=WeekStart.MONDAY, db_default=WeekStart.MONDAY
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    # Fields that define which entries a session makes: fixed once the board exists.
+    HISTORY_FIELDS = ("game_mode", "aggregation", "order", "window", "time_zone", "week_start")
+
     class Meta:
         ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(condition=Q(week_start__lte=6), name="board_week_start_is_a_weekday"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -78,16 +129,24 @@ class ScoreBaseline(models.Model):
 
 
 class LeaderboardEntry(models.Model):
-    """A player's standing on one board, kept in step with their sessions."""
+    """A player's standing on one board in one period, kept in step with their sessions."""
 
     board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="entries")
+    # The period key (leaderboard.periods): "all" on all-time boards, else the period's first day or month.
+    period = models.CharField(max_length=10, default=periods.ALL_TIME_KEY, db_default=periods.ALL_TIME_KEY)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="entries")
     # Denormalised so listings never join the users table.
     username = models.CharField(max_length=150)
+    # The board's value for the player: the sum, the best or the latest session score.
     total_score = models.BigIntegerField(default=0)
+    # The value in listing order: the value itself, or minus it on a lower-is-better board, so one
+    # index and one "count strictly greater" serve both orders.
+    rank_value = models.BigIntegerField(default=0)
     session_count = models.IntegerField(default=0)
-    # When the total last changed: the tie-break "who reached that total first".
+    # When the player reached the value: the tie-break "who reached that value first".
     last_updated = models.DateTimeField(default=timezone.now)
+    # Best and latest boards: the session holding the value (so voiding another one changes nothing).
+    value_session_id = models.BigIntegerField(null=True, blank=True)
     # Bumped on every change; lets the rank index ignore an older write that arrives late.
     version = models.BigIntegerField(default=1)
 
@@ -95,23 +154,26 @@ class LeaderboardEntry(models.Model):
         db_table = "leaderboard"
         verbose_name_plural = "leaderboard entries"
         constraints = [
-            models.UniqueConstraint(fields=["board", "user"], name="entry_one_per_board_and_player"),
+            models.UniqueConstraint(
+                fields=["board", "period", "user"], name="entry_one_per_board_period_and_player"
+            ),
             models.CheckConstraint(condition=Q(total_score__gte=0), name="entry_total_not_negative"),
             models.CheckConstraint(condition=Q(session_count__gte=0), name="entry_sessions_not_negative"),
         ]
         indexes = [
-            # Listing order (top N is an index scan) and "players above a total" (a range count).
+            # Listing order (top N and keyset pages are index scans) and "players better than a value".
             models.Index(
                 "board",
-                models.F("total_score").desc(),
+                "period",
+                models.F("rank_value").desc(),
                 "last_updated",
                 "user",
-                name="entry_board_listing_order",
+                name="entry_listing_order",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.username} on {self.board_id}: {self.total_score}"
+        return f"{self.username} on {self.board_id} ({self.period}): {self.total_score}"
 
 
 class ModerationLog(models.Model):
@@ -180,10 +242,11 @@ class RankIndexDebt(models.Model):
     """
 
     board_id = models.IntegerField()
+    period = models.CharField(max_length=10, default=periods.ALL_TIME_KEY, db_default=periods.ALL_TIME_KEY)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         db_table = "rank_index_debt"
 
     def __str__(self) -> str:
-        return f"board {self.board_id} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+        return f"board {self.board_id} ({self.period}) at {self.created_at:%Y-%m-%d %H:%M:%S}"

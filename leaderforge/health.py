@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import ResolverMatch, resolve
 from django.views.decorators.http import require_GET
 
-from leaderboard import ranking, redis_client, selectors
+from leaderboard import redis_client, selectors
 
 # The readiness query gives up after this long: a probe must answer well within its own timeout.
 DATABASE_CHECK_TIMEOUT_MS = 1000
@@ -91,10 +91,11 @@ def check_redis() -> str:
 
 
 def rank_index_states(*, redis: str) -> dict[str, str]:
-    """Per board: "ready" (Redis index complete), "rebuilding" (Redis up, index not complete yet) or "sql"."""
+    """Per board (its current period): "ready" (Redis index complete), "rebuilding" (Redis up, index
+    not complete yet) or "sql"."""
     states = {}
-    for board in selectors.list_active_boards():
-        if ranking.rank_source(board_id=board.id) == "redis":
+    for board, _, source in selectors.list_rank_sources():
+        if source == "redis":
             states[board.slug] = "ready"
         else:
             states[board.slug] = "rebuilding" if redis == "ok" else "sql"

@@ -304,6 +304,9 @@ RANK_INDEX_INTENT_SECONDS = env_float("RANK_INDEX_INTENT_SECONDS", 5.0)
 RANK_INDEX_LEASE_SECONDS = env_float("RANK_INDEX_LEASE_SECONDS", 10.0)
 # How often the rank index worker settles index debt, sweeps lost changes and looks for work.
 RANK_INDEX_WORKER_POLL_SECONDS = env_float("RANK_INDEX_WORKER_POLL_SECONDS", 1.0)
+# A windowed board's finished period stays in the index this long after it ends (its final standings are
+# read from Redis meanwhile); after that it is read from SQL and its Redis keys expire.
+RANK_INDEX_ARCHIVE_GRACE_SECONDS = env_float("RANK_INDEX_ARCHIVE_GRACE_SECONDS", 86_400.0)
 
 # --- Leaderboard rules --------------------------------------------------------
 LEADERBOARD_MAX_SCORE_PER_SESSION = env_int("LEADERBOARD_MAX_SCORE_PER_SESSION", 1_000_000)

@@ -1,6 +1,6 @@
 """Every committed change reaches the rank index, or the index stops being trusted.
 
-Before COMMIT a change is announced per board (a token in `inflight`); its after-commit write
+Before COMMIT a change is announced per board period (a token in `inflight`); its after-commit write
 retires the token. If the announcement cannot be made, a debt row is written in the same
 transaction instead, so the debt exists exactly when the change committed. Whoever finds a
 change that may have missed the index (a debt row, a token older than the bound, a commit whose
@@ -19,6 +19,7 @@ from typing import ParamSpec, TypeVar
 
 from django.db import connection, transaction
 
+from leaderboard.boards import BoardPeriod, BoardRef
 from leaderboard.ranking import redis_index
 from leaderboard.ranking.redis_index import IndexUnavailable
 
@@ -32,7 +33,7 @@ class Intent:
     """A change announced to the index before its COMMIT (or recorded as a debt row instead)."""
 
     token: str
-    board_ids: tuple[int, ...]
+    board_periods: tuple[BoardPeriod, ...]
     announced: bool
 
 
@@ -44,35 +45,37 @@ class _Local(threading.local):
 
 _local = _Local()
 _lock = threading.Lock()
-# Boards this process failed to publish to, and whether it wrote debt rows: before its next
+# Board periods this process failed to publish to, and whether it wrote debt rows: before its next
 # index read it settles them itself instead of waiting for the worker's sweep.
-_unpublished: dict[int, set[str]] = {}
+_unpublished: dict[BoardPeriod, set[str]] = {}
 _debt_written = threading.Event()
 _settling = threading.local()
 
 
-def announce(*, board_ids: Iterable[int]) -> Intent:
-    """Announce a change of these boards; call inside the transaction, just before it ends."""
-    ids = tuple(sorted(set(board_ids)))
+def announce(*, board_periods: Iterable[BoardPeriod]) -> Intent:
+    """Announce a change of these board periods; call inside the transaction, just before it ends."""
+    unique = tuple(sorted(set(board_periods), key=lambda bp: (bp.board_id, bp.period)))
     token = redis_index.new_token()
     try:
-        redis_index.announce(board_ids=ids, token=token)
+        redis_index.announce(board_periods=unique, token=token)
         announced = True
     except IndexUnavailable:
-        _write_debt(ids)
+        _write_debt(unique)
         announced = False
-    intent = Intent(token=token, board_ids=ids, announced=announced)
+    intent = Intent(token=token, board_periods=unique, announced=announced)
     _local.open.append(intent)
     return intent
 
 
-def _write_debt(board_ids: tuple[int, ...]) -> None:
+def _write_debt(board_periods: tuple[BoardPeriod, ...]) -> None:
     from leaderboard.models import RankIndexDebt
 
     # In the change's own transaction: it commits, or vanishes, with the change.
-    RankIndexDebt.objects.bulk_create([RankIndexDebt(board_id=board_id) for board_id in board_ids])
+    RankIndexDebt.objects.bulk_create(
+        [RankIndexDebt(board_id=bp.board_id, period=bp.period) for bp in board_periods]
+    )
     _debt_written.set()
-    log.warning("Rank index unreachable before commit; boards %s owe a rebuild.", list(board_ids))
+    log.warning("Rank index unreachable before commit; %s owe a rebuild.", [str(bp) for bp in board_periods])
 
 
 def published(intent: Intent | None) -> None:
@@ -81,12 +84,12 @@ def published(intent: Intent | None) -> None:
         _local.open.remove(intent)
 
 
-def publish_failed(intent: Intent | None, *, board_ids: Iterable[int]) -> None:
+def publish_failed(intent: Intent | None, *, board_periods: Iterable[BoardPeriod]) -> None:
     """A committed change could not be written to the index."""
     published(intent)
     with _lock:
-        for board_id in board_ids:
-            _unpublished.setdefault(board_id, set()).add(intent.token if intent else "")
+        for bp in board_periods:
+            _unpublished.setdefault(bp, set()).add(intent.token if intent else "")
     log.warning("Rank index write skipped (Redis unavailable); the boards are marked incomplete.")
 
 
@@ -116,27 +119,37 @@ def _abandon_open() -> None:
             continue  # its debt row exists exactly if the change committed
         # If Redis is away, the token stays and counts as a loss once it is older than the bound.
         with contextlib.suppress(IndexUnavailable):
-            redis_index.mark_incomplete(board_ids=intent.board_ids, tokens=[intent.token])
-        log.warning("A commit's outcome is unknown; boards %s are marked incomplete.", list(intent.board_ids))
+            redis_index.mark_incomplete(board_periods=intent.board_periods, tokens=[intent.token])
+        log.warning(
+            "A commit's outcome is unknown; %s are marked incomplete.",
+            [str(bp) for bp in intent.board_periods],
+        )
 
 
 def settle_debts() -> int:
-    """Mark incomplete every board a committed change left a debt row for; return how many boards.
+    """Mark incomplete every board period a committed change left a debt row for; return how many.
 
     The rows are deleted in a transaction that commits only after Redis took the marks, so a
     debt is never forgotten; rows committed meanwhile wait for the next call.
     """
-    from leaderboard.models import RankIndexDebt
+    from leaderboard.models import Board, RankIndexDebt
 
     table = RankIndexDebt._meta.db_table
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {table} RETURNING board_id")
-            board_ids = {row[0] for row in cursor.fetchall()}
-        if board_ids:
-            redis_index.mark_incomplete(board_ids=board_ids)  # raises: the rows stay
-            log.warning("Rank index debt settled: boards %s marked incomplete.", sorted(board_ids))
-    return len(board_ids)
+            cursor.execute(f"DELETE FROM {table} RETURNING board_id, period")
+            owed = set(cursor.fetchall())
+        boards = {
+            b.id: BoardRef.of(b) for b in Board.objects.filter(id__in={board_id for board_id, _ in owed})
+        }
+        # A deleted board has no index left; a period past its grace time has none either.
+        board_periods = [boards[board_id].period(period) for board_id, period in owed if board_id in boards]
+        if board_periods:
+            redis_index.mark_incomplete(board_periods=board_periods)  # raises: the rows stay
+            log.warning(
+                "Rank index debt settled: %s marked incomplete.", sorted(str(bp) for bp in board_periods)
+            )
+    return len(owed)
 
 
 def settle_own() -> None:
@@ -148,15 +161,15 @@ def settle_own() -> None:
     _settling.active = True
     try:
         with _lock:
-            owed = {board_id: tokens for board_id, tokens in _unpublished.items()}
+            owed = {bp: tokens for bp, tokens in _unpublished.items()}
             _unpublished.clear()
         try:
-            for board_id, tokens in owed.items():
-                redis_index.mark_incomplete(board_ids=[board_id], tokens=[t for t in tokens if t])
+            for bp, tokens in owed.items():
+                redis_index.mark_incomplete(board_periods=[bp], tokens=[t for t in tokens if t])
         except IndexUnavailable:
             with _lock:
-                for board_id, tokens in owed.items():
-                    _unpublished.setdefault(board_id, set()).update(tokens)
+                for bp, tokens in owed.items():
+                    _unpublished.setdefault(bp, set()).update(tokens)
             return
         if _debt_written.is_set():
             _debt_written.clear()

@@ -1,8 +1,10 @@
-"""The rank index: one Redis sorted set per board, plus the cached top listing.
+"""The rank index: one Redis sorted set per board period, plus the cached top listing.
 
-Per board, under one hash tag so every key of a board lives in one Redis Cluster slot:
-  z        sorted set   user id -> total (rank = 1 + members with a strictly higher total)
-  h        hash         user id -> "version|total|sessions|username" ("version|x" once removed)
+Per board period, under one hash tag so every key of it lives in one Redis Cluster slot ("{lf:b1}" for
+an all-time board, "{lf:b7:2026-11-30}" for one period of a windowed board):
+  z        sorted set   user id -> rank value (the value, negated on lower-is-better boards),
+                        so rank = 1 + members with a strictly greater rank value on every board
+  h        hash         user id -> "version|value|sessions|username" ("version|x" once removed)
   ready    string       present only while the index is known to be complete
   inflight sorted set   changes announced before their COMMIT and not yet published -> when
   gen      counter      bumped whenever a change may have missed the index; outdates rebuilds
@@ -12,6 +14,8 @@ Per board, under one hash tag so every key of a board lives in one Redis Cluster
                                           and the cache's hit counters
 Each write carries the entry's version; Lua scripts apply it only if it is newer, so a late or
 repeated write can never put an older total back. Calls go through `redis_client` and its breaker.
+A windowed period is indexed until its end plus the archive grace time (`BoardPeriod.index_until`);
+its keys expire an hour after that, and scripts refuse to touch them once that time has passed.
 docs/decisions/0010-rank-index-completeness.md says how an index proves it is complete.
 """
 
@@ -22,6 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -30,6 +35,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from leaderboard import redis_client
+from leaderboard.boards import BoardPeriod
+from leaderboard.periods import ALL_TIME_KEY
 from leaderboard.ranking import scripts
 from leaderboard.ranking.rules import EntryState
 
@@ -38,6 +45,9 @@ T = TypeVar("T")
 
 # How many cached top rows; listings of up to this many are served from the cache.
 TOP_CACHE_ROWS = 100
+# A windowed period's keys outlive the time the app stops using them by this much, so app servers
+# whose clocks run a little behind Redis's never find them gone.
+EXPIRY_SLACK = timedelta(hours=1)
 
 
 class IndexUnavailable(Exception):
@@ -70,8 +80,11 @@ class BoardKeys:
     stats: str
 
     @classmethod
-    def for_board(cls, board_id: int) -> "BoardKeys":
-        tag = f"{{{settings.RANK_INDEX_KEY_PREFIX}:b{board_id}}}"
+    def for_period(cls, board_period: BoardPeriod) -> "BoardKeys":
+        name = f"{settings.RANK_INDEX_KEY_PREFIX}:b{board_period.board_id}"
+        if board_period.period != ALL_TIME_KEY:
+            name += f":{board_period.period}"
+        tag = f"{{{name}}}"
         return cls(
             z=f"{tag}:z",
             h=f"{tag}:h",
@@ -82,7 +95,7 @@ class BoardKeys:
             h_next=f"{tag}:h:next",
             rebuilding=f"{tag}:rebuilding",
             lock=f"{tag}:lock",
-            top=f"{tag}:top",
+            top=f"{tag}:top:rows",
             top_min=f"{tag}:top:min",
             top_ids=f"{tag}:top:ids",
             top_gen=f"{tag}:top:gen",
@@ -119,19 +132,33 @@ def _client() -> Redis:
     return redis_client.client()
 
 
-def _run(source: str, keys: list[str], args: list[Any], client: Any = None) -> Any:
-    return redis_client.run_script(source, keys, args, pipe=client)
+def _expire_at_ms(board_period: BoardPeriod) -> int:
+    """When the period's keys expire, in ms since the epoch (0: never)."""
+    until = board_period.index_until
+    return 0 if until is None else int((until + EXPIRY_SLACK).timestamp() * 1000)
 
 
-def _run_all(calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
+def _run(source: str, board_period: BoardPeriod, keys: list[str], args: list[Any], client: Any = None) -> Any:
+    return redis_client.run_script(source, keys, [_expire_at_ms(board_period), *args], pipe=client)
+
+
+Call = tuple[str, BoardPeriod, list[str], list[Any]]
+
+
+def _run_all(calls: list[Call]) -> list[Any]:
     """Run scripts in one round trip. A single one goes straight to EVALSHA: a pipeline holding
     scripts first asks SCRIPT EXISTS, a second round trip on every submit."""
     if len(calls) == 1:
         return [_run(*calls[0])]
     pipe = _client().pipeline(transaction=False)
-    for source, keys, args in calls:
-        _run(source, keys, args, client=pipe)
+    for source, board_period, keys, args in calls:
+        _run(source, board_period, keys, args, client=pipe)
     return list(pipe.execute())
+
+
+def _is_cold(result: Any) -> bool:
+    """The script found the period's keys expired (or about to be) and did nothing."""
+    return result in (b"cold", "cold")
 
 
 def _call(operation: Callable[[], T]) -> T:
@@ -153,16 +180,21 @@ def _lease_ms() -> int:
 def _payload_args(states: Iterable[EntryState]) -> list[str]:
     args: list[str] = []
     for s in states:
-        total = "" if s.total_score is None else str(s.total_score)
-        args += [str(s.user_id), str(s.version), total, f"{s.session_count}|{s.username}"]
+        rank_value = "" if s.rank_value is None else str(s.rank_value)
+        args += [
+            str(s.user_id),
+            str(s.version),
+            rank_value,
+            f"{s.total_score}|{s.session_count}|{s.username}",
+        ]
     return args
 
 
-def _by_board(states: Iterable[EntryState]) -> dict[int, list[EntryState]]:
-    by_board: dict[int, list[EntryState]] = {}
+def _by_period(states: Iterable[EntryState]) -> dict[BoardPeriod, list[EntryState]]:
+    by_period: dict[BoardPeriod, list[EntryState]] = {}
     for state in states:
-        by_board.setdefault(state.board_id, []).append(state)
-    return by_board
+        by_period.setdefault(state.board_period, []).append(state)
+    return by_period
 
 
 # --- announcing changes -------------------------------------------------------
@@ -172,49 +204,54 @@ def new_token() -> str:
     return uuid.uuid4().hex
 
 
-def announce(*, board_ids: Iterable[int], token: str) -> None:
-    """Record, before COMMIT, that a change of these boards is in flight (one round trip)."""
+def announce(*, board_periods: Iterable[BoardPeriod], token: str) -> None:
+    """Record, before COMMIT, that a change of these board periods is in flight (one round trip)."""
 
-    calls = [(scripts.ANNOUNCE, [BoardKeys.for_board(b).inflight], [token]) for b in board_ids]
-    _call(lambda: _run_all(calls))
-
-
-def mark_incomplete(*, board_ids: Iterable[int], tokens: Iterable[str] = ()) -> None:
-    """These boards may miss a committed change: drop `ready`, outdate running rebuilds."""
-
-    calls = []
-    for board_id in board_ids:
-        k = BoardKeys.for_board(board_id)
-        calls.append((scripts.MARK_INCOMPLETE, [k.ready, k.gen, k.inflight], list(tokens)))
+    calls: list[Call] = [
+        (scripts.ANNOUNCE, bp, [BoardKeys.for_period(bp).inflight], [token]) for bp in board_periods
+    ]
     if calls:
         _call(lambda: _run_all(calls))
 
 
-def sweep(*, board_ids: Iterable[int]) -> dict[int, bool]:
-    """Treat changes announced too long ago as lost; return which boards are complete."""
-    ids = list(board_ids)
-    if not ids:
+def mark_incomplete(*, board_periods: Iterable[BoardPeriod], tokens: Iterable[str] = ()) -> None:
+    """These board periods may miss a committed change: drop `ready`, outdate running rebuilds."""
+
+    calls: list[Call] = []
+    for bp in board_periods:
+        k = BoardKeys.for_period(bp)
+        calls.append((scripts.MARK_INCOMPLETE, bp, [k.ready, k.gen, k.inflight], list(tokens)))
+    if calls:
+        _call(lambda: _run_all(calls))
+
+
+def sweep(*, board_periods: Iterable[BoardPeriod]) -> dict[BoardPeriod, bool]:
+    """Treat changes announced too long ago as lost; return which board periods are complete."""
+    periods = list(board_periods)
+    if not periods:
         return {}
-    calls = []
-    for board_id in ids:
-        k = BoardKeys.for_board(board_id)
-        calls.append((scripts.SWEEP, [k.ready, k.inflight, k.gen], [_bound_ms()]))
-    return {board_id: bool(int(r)) for board_id, r in zip(ids, _call(lambda: _run_all(calls)), strict=True)}
+    calls: list[Call] = []
+    for bp in periods:
+        k = BoardKeys.for_period(bp)
+        calls.append((scripts.SWEEP, bp, [k.ready, k.inflight, k.gen], [_bound_ms()]))
+    results = _call(lambda: _run_all(calls))
+    return {bp: not _is_cold(r) and bool(int(r)) for bp, r in zip(periods, results, strict=True)}
 
 
 # --- writes -------------------------------------------------------------------
 
 
-def apply_changes(states: list[EntryState], *, token: str = "") -> dict[int, tuple[int, int]]:
+def apply_changes(states: list[EntryState], *, token: str = "") -> dict[BoardPeriod, tuple[int, int]]:
     """Write committed entry states into the index and retire their announcement `token`.
 
-    Older versions are ignored. Returns, per board whose index is complete, the last state's
-    (players above, players). Raises IndexUnavailable if Redis cannot take the write.
+    Older versions are ignored; a period whose keys expired takes nothing. Returns, per board
+    period whose index is complete, the last state's (players above, players). Raises
+    IndexUnavailable if Redis cannot take the write.
     """
-    by_board = _by_board(states)
-    calls = []
-    for board_id, board_states in by_board.items():
-        k = BoardKeys.for_board(board_id)
+    by_period = _by_period(states)
+    calls: list[Call] = []
+    for bp, period_states in by_period.items():
+        k = BoardKeys.for_period(bp)
         keys = [
             k.z,
             k.h,
@@ -229,24 +266,24 @@ def apply_changes(states: list[EntryState], *, token: str = "") -> dict[int, tup
             k.inflight,
             k.gen,
         ]
-        calls.append((scripts.APPLY_LIVE, keys, [token, str(_bound_ms()), *_payload_args(board_states)]))
+        calls.append((scripts.APPLY_LIVE, bp, keys, [token, str(_bound_ms()), *_payload_args(period_states)]))
     if not calls:
         return {}
     results = _call(lambda: _run_all(calls))
     return {
-        board_id: (int(result[1]), int(result[2]))
-        for board_id, result in zip(by_board, results, strict=True)
-        if int(result[0])
+        bp: (int(result[1]), int(result[2]))
+        for bp, result in zip(by_period, results, strict=True)
+        if not _is_cold(result) and int(result[0])
     }
 
 
 def force_entries(states: list[EntryState]) -> None:
     """Overwrite these players' index entries with the database's (the caller holds their locks)."""
-    for board_id, board_states in _by_board(states).items():
-        k = BoardKeys.for_board(board_id)
+    for bp, period_states in _by_period(states).items():
+        k = BoardKeys.for_period(bp)
         keys = [k.z, k.h, k.top, k.top_min, k.top_ids, k.top_gen]
-        args = _payload_args(board_states)
-        _call(lambda keys=keys, args=args: _run(scripts.FORCE, keys, args))  # type: ignore[misc]
+        args = _payload_args(period_states)
+        _call(lambda bp=bp, keys=keys, args=args: _run(scripts.FORCE, bp, keys, args))  # type: ignore[misc]
 
 
 # --- reads --------------------------------------------------------------------
@@ -261,32 +298,51 @@ class IndexedStanding:
     total_players: int
 
 
-def read_standing(*, board_id: int, user_id: int) -> IndexedStanding | None:
+def _complete_result(result: Any, board_period: BoardPeriod) -> list[Any]:
+    # No rebuild is started here: a missing `ready` is itself the request the rank index worker
+    # acts on, and a rebuild never runs on a serving worker's database connection.
+    if _is_cold(result) or not int(result[0]):
+        raise IndexUnavailable(f"rank index of {board_period} is not complete")
+    return list(result)
+
+
+def read_standing(*, board_period: BoardPeriod, user_id: int) -> IndexedStanding | None:
     """The player's entry and position; None if the index holds no entry for them."""
-    k = BoardKeys.for_board(board_id)
+    k = BoardKeys.for_period(board_period)
     keys = [k.z, k.h, k.ready, k.inflight, k.gen]
-    result = _call(lambda: _run(scripts.READ_STANDING, keys, [user_id, _bound_ms()]))
-    _require_complete(result, board_id)
-    _, entry, above, players = result
+    result = _call(lambda: _run(scripts.READ_STANDING, board_period, keys, [user_id, _bound_ms()]))
+    _, entry, above, players = _complete_result(result, board_period)
     if not entry:
         return None
-    _, total, sessions, username = entry.decode().split("|", 3)
+    _, value, sessions, username = entry.decode().split("|", 3)
     return IndexedStanding(
         username=username,
-        total_score=int(total),
+        total_score=int(value),
         session_count=int(sessions),
         players_above=int(above),
         total_players=int(players),
     )
 
 
-def read_placement(*, board_id: int, user_id: int, total_score: int) -> tuple[int, int]:
-    """(players with a strictly higher total, players on the board once this one is on it)."""
-    k = BoardKeys.for_board(board_id)
+def read_placement(*, board_period: BoardPeriod, user_id: int, rank_value: int) -> tuple[int, int]:
+    """(players with a strictly greater rank value, players on the board once this one is on it)."""
+    k = BoardKeys.for_period(board_period)
     keys = [k.z, k.ready, k.inflight, k.gen]
-    result = _call(lambda: _run(scripts.READ_PLACEMENT, keys, [total_score, user_id, _bound_ms()]))
-    _require_complete(result, board_id)
+    result = _call(
+        lambda: _run(scripts.READ_PLACEMENT, board_period, keys, [rank_value, user_id, _bound_ms()])
+    )
+    result = _complete_result(result, board_period)
     return int(result[1]), int(result[2])
+
+
+def read_ranks(*, board_period: BoardPeriod, rank_values: list[int]) -> tuple[dict[int, int], int]:
+    """Players with a strictly greater rank value than each of these, and the players, in one call."""
+    distinct = sorted(set(rank_values))
+    k = BoardKeys.for_period(board_period)
+    keys = [k.z, k.ready, k.inflight, k.gen]
+    result = _call(lambda: _run(scripts.READ_RANKS, board_period, keys, [_bound_ms(), *distinct]))
+    result = _complete_result(result, board_period)
+    return {value: int(above) for value, above in zip(distinct, result[2:], strict=True)}, int(result[1])
 
 
 @dataclass(frozen=True)
@@ -296,45 +352,49 @@ class CachedTop:
     total_players: int
 
 
-def read_top(*, board_id: int) -> CachedTop:
-    k = BoardKeys.for_board(board_id)
+def read_top(*, board_period: BoardPeriod) -> CachedTop:
+    k = BoardKeys.for_period(board_period)
     keys = [k.z, k.ready, k.top, k.top_gen, k.stats, k.inflight, k.gen]
-    result = _call(lambda: _run(scripts.READ_TOP, keys, [_bound_ms()]))
-    _require_complete(result, board_id)
-    _, rows, generation, players = result
+    result = _call(lambda: _run(scripts.READ_TOP, board_period, keys, [_bound_ms()]))
+    _, rows, generation, players = _complete_result(result, board_period)
     return CachedTop(
-        rows=json.loads(rows) if rows else None,
+        rows=_rows_from_json(rows) if rows else None,
         generation=generation.decode() if isinstance(generation, bytes) else str(generation),
         total_players=int(players),
     )
 
 
-def fill_top(*, board_id: int, generation: str, rows: list[dict[str, Any]]) -> None:
-    """Cache the top rows unless a write changed the listing since `generation` was read."""
-    k = BoardKeys.for_board(board_id)
+def _rows_to_json(rows: list[dict[str, Any]]) -> str:
+    return json.dumps([{**row, "last_updated": row["last_updated"].isoformat()} for row in rows])
+
+
+def _rows_from_json(text: bytes) -> list[dict[str, Any]]:
+    return [{**row, "last_updated": datetime.fromisoformat(row["last_updated"])} for row in json.loads(text)]
+
+
+def fill_top(*, board_period: BoardPeriod, generation: str, rows: list[dict[str, Any]]) -> None:
+    """Cache the top rows unless a write changed the listing since `generation` was read.
+
+    Rows hold `rank_value` and `last_updated` besides what a listing shows (cursors need them).
+    """
+    k = BoardKeys.for_period(board_period)
     # Fewer rows than the cache holds: any newcomer could enter, so every write invalidates.
-    min_total = rows[-1]["total_score"] if len(rows) >= TOP_CACHE_ROWS else -1
-    args = [generation, settings.LEADERBOARD_TOP_CACHE_SECONDS, json.dumps(rows), min_total]
+    min_value = rows[-1]["rank_value"] if len(rows) >= TOP_CACHE_ROWS else ""
+    args = [generation, settings.LEADERBOARD_TOP_CACHE_SECONDS, _rows_to_json(rows), min_value]
     args += [row["user_id"] for row in rows]
+    keys = [k.top, k.top_min, k.top_ids, k.top_gen]
     with contextlib.suppress(IndexUnavailable):  # the next read fills it instead
-        _call(lambda: _run(scripts.FILL_TOP, [k.top, k.top_min, k.top_ids, k.top_gen], args))
+        _call(lambda: _run(scripts.FILL_TOP, board_period, keys, args))
 
 
-def _require_complete(result: list[Any], board_id: int) -> None:
-    # No rebuild is started here: a missing `ready` is itself the request the rank index worker
-    # acts on, and a rebuild never runs on a serving worker's database connection.
-    if not int(result[0]):
-        raise IndexUnavailable(f"rank index of board {board_id} is not complete")
-
-
-def cache_stats(*, board_ids: Iterable[int]) -> dict[str, int]:
-    """Top-listing cache counters summed over these boards."""
-    ids = list(board_ids)
+def cache_stats(*, board_periods: Iterable[BoardPeriod]) -> dict[str, int]:
+    """Top-listing cache counters summed over these board periods."""
+    periods = list(board_periods)
 
     def read() -> list[Any]:
         pipe = _client().pipeline(transaction=False)
-        for board_id in ids:
-            pipe.hgetall(BoardKeys.for_board(board_id).stats)
+        for bp in periods:
+            pipe.hgetall(BoardKeys.for_period(bp).stats)
         return list(pipe.execute())
 
     counts: dict[str, int] = {}
@@ -344,10 +404,10 @@ def cache_stats(*, board_ids: Iterable[int]) -> dict[str, int]:
     return counts
 
 
-def is_ready(board_id: int) -> bool:
-    """Whether the board's index is complete now (a change announced too long ago says no)."""
+def is_ready(board_period: BoardPeriod) -> bool:
+    """Whether the period's index is complete now (a change announced too long ago says no)."""
     try:
-        return sweep(board_ids=[board_id])[board_id]
+        return sweep(board_periods=[board_period])[board_period]
     except IndexUnavailable:
         return False
 
@@ -357,8 +417,8 @@ def is_ready(board_id: int) -> bool:
 REBUILD_BATCH = 2000
 
 
-def rebuild(*, board_id: int, on_progress: Callable[[int], None] | None = None) -> int:
-    """Stream a board from PostgreSQL into fresh keys, then swap them in atomically.
+def rebuild(*, board_period: BoardPeriod, on_progress: Callable[[int], None] | None = None) -> int:
+    """Stream a board period from PostgreSQL into fresh keys, then swap them in atomically.
 
     Writes committed while it runs go to both the live and the fresh keys (see APPLY_LIVE),
     and versions settle who wins, so nothing that commits during a rebuild is lost. The swap
@@ -368,21 +428,26 @@ def rebuild(*, board_id: int, on_progress: Callable[[int], None] | None = None) 
     """
     from leaderboard.models import LeaderboardEntry
 
-    k = BoardKeys.for_board(board_id)
+    bp = board_period
+    k = BoardKeys.for_period(bp)
     token = new_token()
     lease = _lease_ms()
     begun = _call(
-        lambda: _run(scripts.BEGIN_REBUILD, [k.lock, k.rebuilding, k.z_next, k.h_next, k.gen], [token, lease])
+        lambda: _run(
+            scripts.BEGIN_REBUILD, bp, [k.lock, k.rebuilding, k.z_next, k.h_next, k.gen], [token, lease]
+        )
     )
+    if _is_cold(begun):
+        raise RebuildRefused(f"{bp} is no longer indexed (its archive grace time is over)")
     if begun is None:
-        raise RebuildInProgress(f"board {board_id} is already being rebuilt")
+        raise RebuildInProgress(f"{bp} is already being rebuilt")
     generation = begun.decode() if isinstance(begun, bytes) else str(begun)
     swapped = False
     try:
-        _wait_out_earlier_announcements(k, token)
+        _wait_out_earlier_announcements(bp, k, token)
         rows = (
-            LeaderboardEntry.objects.filter(board_id=board_id)
-            .values_list("user_id", "version", "total_score", "session_count", "username")
+            LeaderboardEntry.objects.filter(board_id=bp.board_id, period=bp.period)
+            .values_list("user_id", "version", "rank_value", "total_score", "session_count", "username")
             .iterator(chunk_size=REBUILD_BATCH)
         )
         done = 0
@@ -390,15 +455,15 @@ def rebuild(*, board_id: int, on_progress: Callable[[int], None] | None = None) 
         # In a transaction the cursor streams batch by batch; outside one PostgreSQL would
         # materialise the whole board before the first row, with no lease renewal meanwhile.
         with transaction.atomic():
-            for user_id, version, total, sessions, username in rows:
-                batch.append(EntryState(board_id, user_id, version, total, sessions, username))
+            for user_id, version, rank_value, total, sessions, username in rows:
+                batch.append(EntryState(bp, user_id, version, rank_value, total, sessions, username))
                 if len(batch) == REBUILD_BATCH:
-                    _write_rebuild_batch(k, batch, token)
+                    _write_rebuild_batch(bp, k, batch, token)
                     done += len(batch)
                     batch = []
                     if on_progress:
                         on_progress(done)
-        _write_rebuild_batch(k, batch, token)
+        _write_rebuild_batch(bp, k, batch, token)
         done += len(batch)
         if on_progress and batch:
             on_progress(done)
@@ -418,40 +483,44 @@ def rebuild(*, board_id: int, on_progress: Callable[[int], None] | None = None) 
             k.inflight,
         ]
         args = [token, str(int(time.time())), generation, _bound_ms()]
-        result = _call(lambda: _run(scripts.SWAP_IN, keys, args))
+        result = _call(lambda: _run(scripts.SWAP_IN, bp, keys, args))
+        if _is_cold(result):
+            raise RebuildRefused(f"{bp} is no longer indexed (its archive grace time is over)")
         if not int(result[0]):
-            raise RebuildRefused(f"rebuild of board {board_id} refused ({result[1].decode()})")
+            raise RebuildRefused(f"rebuild of {bp} refused ({result[1].decode()})")
         swapped = True
         return int(result[1])
     finally:
         if not swapped:
             with contextlib.suppress(RedisError, IndexUnavailable):  # else the lease lapses by itself
-                _call(lambda: _run(scripts.RELEASE, [k.lock, k.rebuilding, k.z_next, k.h_next], [token]))
+                _call(lambda: _run(scripts.RELEASE, bp, [k.lock, k.rebuilding, k.z_next, k.h_next], [token]))
 
 
-def _wait_out_earlier_announcements(k: BoardKeys, token: str) -> None:
+def _wait_out_earlier_announcements(bp: BoardPeriod, k: BoardKeys, token: str) -> None:
     """On a Redis that lost its data, wait one announcement bound before reading the snapshot.
 
     Announcements made before the loss are gone with it; their transactions commit within the
     bound, so a snapshot read after it holds every one of them.
     """
-    age_ms = int(_call(lambda: _run(scripts.EPOCH_AGE, [epoch_key()], [])))
+    age_ms = int(_call(lambda: redis_client.run_script(scripts.EPOCH_AGE, [epoch_key()], [])))
     remaining = (_bound_ms() - age_ms) / 1000
     deadline = time.monotonic() + remaining
     while (left := deadline - time.monotonic()) > 0:
-        _renew_lease(k, token)
+        _renew_lease(bp, k, token)
         time.sleep(min(left, settings.RANK_INDEX_LEASE_SECONDS / 3))
 
 
-def _renew_lease(k: BoardKeys, token: str) -> None:
-    if not int(_call(lambda: _run(scripts.RENEW_LEASE, [k.lock, k.rebuilding], [token, _lease_ms()]))):
+def _renew_lease(bp: BoardPeriod, k: BoardKeys, token: str) -> None:
+    result = _call(lambda: _run(scripts.RENEW_LEASE, bp, [k.lock, k.rebuilding], [token, _lease_ms()]))
+    if _is_cold(result) or not int(result):
         raise RebuildRefused("the rebuild lost its lease")
 
 
-def _write_rebuild_batch(k: BoardKeys, batch: list[EntryState], token: str) -> None:
+def _write_rebuild_batch(bp: BoardPeriod, k: BoardKeys, batch: list[EntryState], token: str) -> None:
     args = [token, str(_lease_ms()), *_payload_args(batch)]
     keys = [k.z_next, k.h_next, k.lock, k.rebuilding]
-    if not int(_call(lambda: _run(scripts.APPLY_REBUILD, keys, args))):
+    result = _call(lambda: _run(scripts.APPLY_REBUILD, bp, keys, args))
+    if _is_cold(result) or not int(result):
         raise RebuildRefused("the rebuild lost its lease")
 
 
@@ -459,11 +528,11 @@ def _write_rebuild_batch(k: BoardKeys, batch: list[EntryState], token: str) -> N
 
 
 def read_entries(
-    *, board_id: int, user_ids: list[int]
+    *, board_period: BoardPeriod, user_ids: list[int]
 ) -> tuple[dict[int, tuple[int, int, str] | None], list[int | None]]:
     """What the index holds for these players, in one round trip: their live hash entries
-    ((total, sessions, username), or None) and their sorted-set totals (None: not a member)."""
-    k = BoardKeys.for_board(board_id)
+    ((value, sessions, username), or None) and their sorted-set rank values (None: not a member)."""
+    k = BoardKeys.for_period(board_period)
     members = [str(u) for u in user_ids]
 
     def read() -> list[Any]:
@@ -480,22 +549,14 @@ def read_entries(
     return found, [None if score is None else int(score) for score in scores]
 
 
-def count_live_entries(*, board_id: int, count: int) -> int:
+def count_live_entries(*, board_period: BoardPeriod, count: int) -> int:
     """How many players the hash holds a live entry for (removed ones leave a marker)."""
-    k = BoardKeys.for_board(board_id)
-    live = 0
-    cursor = 0
-    while True:
-        cursor, page = _call(lambda cursor=cursor: _client().hscan(k.h, cursor, count=count))  # type: ignore[misc]
-        entries: dict[bytes, bytes] = page  # type: ignore[assignment]
-        live += sum(1 for value in entries.values() if not value.endswith(b"|x"))
-        if cursor == 0:
-            return live
+    return sum(len(batch) for batch in scan_entries(board_period=board_period, count=count))
 
 
-def scan_entries(*, board_id: int, count: int) -> Iterable[list[int]]:
+def scan_entries(*, board_period: BoardPeriod, count: int) -> Iterable[list[int]]:
     """User ids of every live entry of the hash, in batches of about `count`."""
-    k = BoardKeys.for_board(board_id)
+    k = BoardKeys.for_period(board_period)
     cursor = 0
     while True:
         cursor, page = _call(lambda cursor=cursor: _client().hscan(k.h, cursor, count=count))  # type: ignore[misc]
@@ -507,9 +568,9 @@ def scan_entries(*, board_id: int, count: int) -> Iterable[list[int]]:
             return
 
 
-def scan_members(*, board_id: int, count: int) -> Iterable[list[int]]:
+def scan_members(*, board_period: BoardPeriod, count: int) -> Iterable[list[int]]:
     """User ids of every member of the sorted set, in batches of about `count`."""
-    k = BoardKeys.for_board(board_id)
+    k = BoardKeys.for_period(board_period)
     cursor = 0
     while True:
         cursor, page = _call(lambda cursor=cursor: _client().zscan(k.z, cursor, count=count))  # type: ignore[misc]
@@ -519,12 +580,12 @@ def scan_members(*, board_id: int, count: int) -> Iterable[list[int]]:
             return
 
 
-def read_top_ids(*, board_id: int, count: int) -> list[tuple[int, int]]:
-    """The index's `count` highest (user id, total) pairs, ties in any order."""
-    k = BoardKeys.for_board(board_id)
+def read_top_ids(*, board_period: BoardPeriod, count: int) -> list[tuple[int, int]]:
+    """The index's `count` greatest (user id, rank value) pairs, ties in any order."""
+    k = BoardKeys.for_period(board_period)
     pairs: list[tuple[bytes, float]] = _call(lambda: _client().zrevrange(k.z, 0, count - 1, withscores=True))  # type: ignore[arg-type,return-value]
     return [(int(member), int(score)) for member, score in pairs]
 
 
-def count_indexed(*, board_id: int) -> int:
-    return int(_call(lambda: _client().zcard(BoardKeys.for_board(board_id).z)))
+def count_indexed(*, board_period: BoardPeriod) -> int:
+    return int(_call(lambda: _client().zcard(BoardKeys.for_period(board_period).z)))

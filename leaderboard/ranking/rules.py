@@ -1,9 +1,13 @@
 """The ranking rules every path shares: competition ranks, percentile, listing order."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
-# Total desc, then who reached that total first, then user id.
-LISTING_ORDER = ("-total_score", "last_updated", "user_id")
+from leaderboard.boards import BoardPeriod
+
+# Best value first (rank_value is the value, negated on lower-is-better boards), then who reached
+# it first, then user id.
+LISTING_ORDER = ("-rank_value", "last_updated", "user_id")
 
 
 class _Ranked:
@@ -17,12 +21,31 @@ class _Ranked:
 
 @dataclass(frozen=True)
 class Standing(_Ranked):
+    """A player's place on a board period; `total_score` is the board's value (sum, best or latest)."""
+
     user_id: int
     username: str
     total_score: int
     session_count: int
     rank: int
     total_players: int
+
+
+@dataclass(frozen=True, order=True)
+class ListingKey:
+    """A row's place in the listing order, compared as the listing sorts (smaller comes first)."""
+
+    neg_rank_value: int
+    reached_at: datetime
+    user_id: int
+
+    @classmethod
+    def of(cls, *, rank_value: int, reached_at: datetime, user_id: int) -> "ListingKey":
+        return cls(-rank_value, reached_at, user_id)
+
+    @property
+    def rank_value(self) -> int:
+        return -self.neg_rank_value
 
 
 @dataclass(frozen=True)
@@ -35,16 +58,19 @@ class Placement(_Ranked):
 class TopPlayers:
     rows: list[Standing]
     total_players: int
+    # Where the last row sits in the listing (None when there are no rows): a page's cursor.
+    last_key: ListingKey | None = None
 
 
 @dataclass(frozen=True)
 class EntryState:
-    """A player's entry on a board as committed; `total_score` None means it no longer exists."""
+    """A player's entry on a board period as committed; `rank_value` None means it no longer exists."""
 
-    board_id: int
+    board_period: BoardPeriod
     user_id: int
     version: int
-    total_score: int | None = None
+    rank_value: int | None = None
+    total_score: int = 0
     session_count: int = 0
     username: str = ""
 

@@ -1,7 +1,11 @@
-"""The Lua scripts of the rank index; every script touches the keys of one board (one hash tag).
+"""The Lua scripts of the rank index; every script touches the keys of one board period (one hash tag).
 
 Times come from Redis itself (`TIME`, in milliseconds), so app servers' clocks never matter.
 Redis 7 replicates a script's effects, not the script, so reading `TIME` before writing is allowed.
+
+Every board-period script takes, as ARGV[1], when the period's keys expire (ms since the epoch; 0 for
+all time). Past it the script does nothing and answers "cold", so a late write (a void of an archived
+session) never recreates part of an index that expired; every key it writes expires then too.
 """
 
 _NOW = """
@@ -11,12 +15,25 @@ local function now_ms()
 end
 """
 
+_PERIOD = (
+    _NOW
+    + """
+local EXPIRE_AT = tonumber(table.remove(ARGV, 1))
+local function keep(...)
+  if EXPIRE_AT > 0 then
+    for _, key in ipairs({...}) do redis.call('PEXPIREAT', key, EXPIRE_AT) end
+  end
+end
+if EXPIRE_AT > 0 and now_ms() >= EXPIRE_AT then return 'cold' end
+"""
+)
+
 # complete(ready, inflight, gen, bound): is the index complete right now?
 # A change announced longer ago than the bound and still not published may have committed and
 # will never reach the index: that is a loss. The first script to see it drops `ready` and bumps
 # the generation, so a rebuild that started earlier cannot set `ready` again (see SWAP_IN).
 _COMPLETE = (
-    _NOW
+    _PERIOD
     + """
 local function drop_stale(inflight, gen, ready, bound)
   local oldest = redis.call('ZRANGE', inflight, 0, 0, 'WITHSCORES')
@@ -26,6 +43,7 @@ local function drop_stale(inflight, gen, ready, bound)
   redis.call('ZREMRANGEBYSCORE', inflight, '-inf', cutoff)
   redis.call('DEL', ready)
   redis.call('INCR', gen)
+  keep(gen)
   return true
 end
 local function complete(ready, inflight, gen, bound)
@@ -35,6 +53,7 @@ end
 """
 )
 
+# z holds the rank value (greater is better); h "version|value|sessions|username", "version|x" once removed.
 _APPLY_FUNCTION = """
 local function apply(z, h, uid, version, total, payload)
   local current = redis.call('HGET', h, uid)
@@ -46,7 +65,7 @@ local function apply(z, h, uid, version, total, payload)
     redis.call('HSET', h, uid, version .. '|x')
   else
     redis.call('ZADD', z, total, uid)
-    redis.call('HSET', h, uid, version .. '|' .. total .. '|' .. payload)
+    redis.call('HSET', h, uid, version .. '|' .. payload)
   end
   return 1
 end
@@ -55,21 +74,26 @@ end
 # KEYS: inflight   ARGV: token
 # Announces a change before its COMMIT; the token's score is when.
 ANNOUNCE = (
-    _NOW
+    _PERIOD
     + """
 redis.call('ZADD', KEYS[1], now_ms(), ARGV[1])
+keep(KEYS[1])
 return 1
 """
 )
 
 # KEYS: ready gen inflight   ARGV: token*
 # A change may have committed without reaching the index: stop trusting it and outdate rebuilds.
-MARK_INCOMPLETE = """
+MARK_INCOMPLETE = (
+    _PERIOD
+    + """
 redis.call('DEL', KEYS[1])
 redis.call('INCR', KEYS[2])
+keep(KEYS[2])
 if #ARGV > 0 then redis.call('ZREM', KEYS[3], unpack(ARGV)) end
 return 1
 """
+)
 
 # KEYS: ready inflight gen   ARGV: bound  ->  1 if the index is complete
 SWEEP = (
@@ -80,11 +104,11 @@ return complete(KEYS[1], KEYS[2], KEYS[3], ARGV[1]) and 1 or 0
 )
 
 # KEYS: z h rebuilding z:next h:next top top:min top:ids top:gen ready inflight gen
-# ARGV: token bound (uid version total payload)*
+# ARGV: token bound (uid version rank-value payload)*
 #   ->  {complete, players above the last one, players} or {0}
 APPLY_LIVE = (
-    _APPLY_FUNCTION
-    + _COMPLETE
+    _COMPLETE
+    + _APPLY_FUNCTION
     + """
 local rebuilding = redis.call('EXISTS', KEYS[3]) == 1
 local invalidate = false
@@ -93,7 +117,7 @@ for i = 3, #ARGV, 4 do
   local uid, version, total, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   if rebuilding then apply(KEYS[4], KEYS[5], uid, version, total, payload) end
   if apply(KEYS[1], KEYS[2], uid, version, total, payload) == 1 then
-    if (not min) or total == '' or tonumber(total) >= tonumber(min)
+    if (not min) or min == '' or total == '' or tonumber(total) >= tonumber(min)
        or redis.call('SISMEMBER', KEYS[8], uid) == 1 then
       invalidate = true
     end
@@ -103,6 +127,7 @@ if invalidate then
   redis.call('DEL', KEYS[6], KEYS[7], KEYS[8])
   redis.call('INCR', KEYS[9])
 end
+keep(KEYS[1], KEYS[2], KEYS[4], KEYS[5], KEYS[9])
 -- The change has reached the index: it is no longer in flight.
 if ARGV[1] ~= '' then redis.call('ZREM', KEYS[11], ARGV[1]) end
 -- The last player's placement, read in the same call: a submit needs it right after its write.
@@ -115,7 +140,9 @@ return {1, redis.call('ZCOUNT', KEYS[1], '(' .. total, '+inf'), redis.call('ZCAR
 # KEYS: z h top top:min top:ids top:gen   ARGV: (uid version total payload)*
 # Repair: the database's state, written whatever version the index holds. The caller holds the
 # players' row locks, so no submit of theirs commits between its read and this write.
-FORCE = """
+FORCE = (
+    _PERIOD
+    + """
 for i = 1, #ARGV, 4 do
   local uid, version, total, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   if total == '' then
@@ -123,23 +150,28 @@ for i = 1, #ARGV, 4 do
     redis.call('HSET', KEYS[2], uid, version .. '|x')
   else
     redis.call('ZADD', KEYS[1], total, uid)
-    redis.call('HSET', KEYS[2], uid, version .. '|' .. total .. '|' .. payload)
+    redis.call('HSET', KEYS[2], uid, version .. '|' .. payload)
   end
 end
 redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
 redis.call('INCR', KEYS[6])
+keep(KEYS[1], KEYS[2], KEYS[6])
 return 1
 """
+)
 
 # KEYS: lock rebuilding z:next h:next gen   ARGV: token lease-ms
 #   ->  false if another rebuild holds the lock, else the generation before the snapshot
-BEGIN_REBUILD = """
+BEGIN_REBUILD = (
+    _PERIOD
+    + """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
 -- Route live writes to the fresh keys too *before* the snapshot is read.
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 redis.call('UNLINK', KEYS[3], KEYS[4])
 return redis.call('GET', KEYS[5]) or '0'
 """
+)
 
 _HOLDS_LEASE = """
 local function holds_lease(lock, rebuilding, token, lease)
@@ -154,18 +186,21 @@ end
 # Writes one batch and extends the lease; 0 if the lease was lost (then live writes may have
 # stopped reaching the fresh keys, and this rebuild must never be swapped in).
 APPLY_REBUILD = (
-    _APPLY_FUNCTION
+    _PERIOD
+    + _APPLY_FUNCTION
     + _HOLDS_LEASE
     + """
 if not holds_lease(KEYS[3], KEYS[4], ARGV[1], ARGV[2]) then return 0 end
 for i = 3, #ARGV, 4 do apply(KEYS[1], KEYS[2], ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]) end
+keep(KEYS[1], KEYS[2])
 return 1
 """
 )
 
 # KEYS: lock rebuilding   ARGV: token lease-ms  ->  1 while the lease is held
 RENEW_LEASE = (
-    _HOLDS_LEASE
+    _PERIOD
+    + _HOLDS_LEASE
     + """
 return holds_lease(KEYS[1], KEYS[2], ARGV[1], ARGV[2]) and 1 or 0
 """
@@ -195,12 +230,15 @@ if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('RENAME', KEYS[4], KEYS[2]
 redis.call('SET', KEYS[5], ARGV[2])
 redis.call('DEL', KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[11])
 redis.call('INCR', KEYS[10])
+keep(KEYS[1], KEYS[2], KEYS[5], KEYS[10])
 return {1, redis.call('ZCARD', KEYS[1])}
 """
 )
 
 # KEYS: lock rebuilding z:next h:next   ARGV: token   (a rebuild that failed gives its lease back)
-RELEASE = """
+RELEASE = (
+    _PERIOD
+    + """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
@@ -208,17 +246,29 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 1
 """
+)
 
 # KEYS: z h ready inflight gen   ARGV: uid bound  ->  {complete, entry or false, players above, players}
 READ_STANDING = (
     _COMPLETE
     + """
 if not complete(KEYS[3], KEYS[4], KEYS[5], ARGV[2]) then return {0} end
-local entry = redis.call('HGET', KEYS[2], ARGV[1])
 local players = redis.call('ZCARD', KEYS[1])
-if (not entry) or string.find(entry, '|x', 1, true) then return {1, false, 0, players} end
-local total = string.match(entry, '^%d+|(%d+)|')
-return {1, entry, redis.call('ZCOUNT', KEYS[1], '(' .. total, '+inf'), players}
+local rank_value = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not rank_value then return {1, false, 0, players} end
+local entry = redis.call('HGET', KEYS[2], ARGV[1])
+return {1, entry, redis.call('ZCOUNT', KEYS[1], '(' .. rank_value, '+inf'), players}
+"""
+)
+
+# KEYS: z ready inflight gen   ARGV: bound rank-value*  ->  {complete, players, players above each value...}
+READ_RANKS = (
+    _COMPLETE
+    + """
+if not complete(KEYS[2], KEYS[3], KEYS[4], ARGV[1]) then return {0} end
+local result = {1, redis.call('ZCARD', KEYS[1])}
+for i = 2, #ARGV do result[i + 1] = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[i], '+inf') end
+return result
 """
 )
 
@@ -241,13 +291,16 @@ READ_TOP = (
 if not complete(KEYS[2], KEYS[6], KEYS[7], ARGV[1]) then return {0} end
 local rows = redis.call('GET', KEYS[3])
 redis.call('HINCRBY', KEYS[5], rows and 'top_hits' or 'top_misses', 1)
+keep(KEYS[5])
 return {1, rows, redis.call('GET', KEYS[4]) or '0', redis.call('ZCARD', KEYS[1])}
 """
 )
 
 # KEYS: top top:min top:ids top:gen   ARGV: generation-seen ttl rows min uid*
 # Stores the rows only if no write invalidated the listing since they were read.
-FILL_TOP = """
+FILL_TOP = (
+    _PERIOD
+    + """
 if (redis.call('GET', KEYS[4]) or '0') ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[2])
 redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[2])
@@ -256,6 +309,7 @@ if #ARGV > 4 then redis.call('SADD', KEYS[3], unpack(ARGV, 5)) end
 redis.call('EXPIRE', KEYS[3], ARGV[2])
 return 1
 """
+)
 
 # KEYS: epoch  ->  milliseconds since this Redis's data began (0 if it begins now)
 EPOCH_AGE = (

@@ -14,8 +14,10 @@ from leaderboard.services.idempotency import (
 from leaderboard.services.moderation import hide_player, restore_player, restore_session, void_session
 from leaderboard.services.scores import (
     EntryTotals,
+    ScoreStanding,
     SubmittedScore,
-    rebuild_entries,
+    rebuild_board,
+    recount_players,
     refresh_score_baselines,
     repair_index_entries,
     submit_score,
@@ -24,13 +26,15 @@ from leaderboard.services.scores import (
 __all__ = [
     "Answer",
     "EntryTotals",
+    "ScoreStanding",
     "SubmittedScore",
     "create_api_key",
     "ensure_default_board",
     "fingerprint_request",
     "hide_player",
     "purge_idempotency_keys",
-    "rebuild_entries",
+    "rebuild_board",
+    "recount_players",
     "refresh_score_baselines",
     "repair_index_entries",
     "restore_player",

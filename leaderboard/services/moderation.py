@@ -4,8 +4,8 @@ from django.db import transaction
 
 from leaderboard import ranking
 from leaderboard.errors import ModerationError
-from leaderboard.models import GameSession, LeaderboardEntry, ModerationLog
-from leaderboard.services.scores import lock_player, publish_entries_changed, rebuild_player_entries
+from leaderboard.models import GameSession, ModerationLog
+from leaderboard.services.scores import lock_player, rebuild_player_entries
 from users.models import User
 
 
@@ -71,8 +71,8 @@ def hide_player(*, user_id: int, moderator: User, reason: str) -> None:
     if lock_player(user_id=user_id).is_hidden:
         raise ModerationError(f"Player {user_id} is already hidden.")
     User.objects.filter(pk=user_id).update(is_hidden=True)
-    LeaderboardEntry.objects.filter(user_id=user_id).delete()
-    publish_entries_changed(user_ids=[user_id])
+    # A hidden player's sessions count nowhere: the recount removes every entry they have.
+    rebuild_player_entries(user_id=user_id)
     ModerationLog.objects.create(
         moderator=moderator, action=ModerationLog.Action.HIDE_PLAYER, target_user_id=user_id, reason=reason
     )

@@ -11,6 +11,7 @@ from django.db.models import Sum
 from django.test import Client
 
 from leaderboard import ranking
+from leaderboard.boards import BoardPeriod
 from leaderboard.models import GameSession, LeaderboardEntry
 from leaderboard.ranking import sql
 
@@ -67,13 +68,15 @@ def assert_nothing_lost(accepted_points: list[int]) -> None:
 def assert_standings_match_sql(board_id: int, players: list[Any]) -> None:
     """Whatever serves the read, every player's standing is PostgreSQL's."""
     for player in players:
-        assert ranking.get_standing(board_id=board_id, user_id=player.pk) == sql.get_standing(
-            board_id=board_id, user_id=player.pk
-        )
+        assert ranking.get_standing(
+            board_period=BoardPeriod(board_id), user_id=player.pk
+        ) == sql.get_standing(board_period=BoardPeriod(board_id), user_id=player.pk)
 
 
 def assert_index_matches_sql(board_id: int, players: list[Any]) -> None:
     """The Redis index serves the ranks, and every standing and the top 100 are exactly PostgreSQL's."""
-    assert ranking.rank_source(board_id=board_id) == "redis"
+    assert ranking.rank_source(board_period=BoardPeriod(board_id)) == "redis"
     assert_standings_match_sql(board_id, players)
-    assert ranking.get_top(board_id=board_id, limit=100) == sql.get_top(board_id=board_id, limit=100)
+    assert ranking.get_top(board_period=BoardPeriod(board_id), limit=100) == sql.get_top(
+        board_period=BoardPeriod(board_id), limit=100
+    )

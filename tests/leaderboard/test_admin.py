@@ -204,7 +204,7 @@ def test_paginator_estimates_past_its_cap_on_postgres(monkeypatch) -> None:  # t
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE game_session")
     monkeypatch.setattr(EstimatedCountPaginator, "exact_up_to", 2)
-    monkeypatch.setattr(selectors, "EXACT_COUNT_BELOW", 1)
+    monkeypatch.setattr(selectors.operations, "EXACT_COUNT_BELOW", 1)
     for score in range(4):
         submit(player, score)  # not in the statistics yet
 

@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 
 from leaderboard import apm, ranking
+from leaderboard.boards import BoardPeriod
 from tests.factories import make_player, submit
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_without_an_agent_annotating_does_nothing_and_asks_no_one(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     assert newrelic.agent.current_transaction() is None
     monkeypatch.setattr(ranking, "rank_source", lambda **kwargs: pytest.fail("rank_source was asked"))
-    apm.annotate_board(board_id=1, slug="global")
+    apm.annotate_board(board_period=BoardPeriod(1), slug="global")
     player = make_player()
     submit(player, 5)
     assert Client().get(f"/api/leaderboard/rank/{player.pk}").status_code == 200
@@ -36,8 +37,9 @@ application = newrelic.agent.register_application(timeout=10)
 import django
 django.setup()
 from leaderboard import apm
+from leaderboard.boards import BoardPeriod
 with newrelic.agent.BackgroundTask(application, "probe") as transaction:
-    apm.annotate_board(board_id=1, slug="global")
+    apm.annotate_board(board_period=BoardPeriod(1), slug="global")
     print(json.dumps(dict(transaction._custom_params)))
 """
     env = {
@@ -53,4 +55,8 @@ with newrelic.agent.BackgroundTask(application, "probe") as transaction:
         [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"board": "global", "rank_source": "sql"}
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+        "board": "global",
+        "period": "all",
+        "rank_source": "sql",
+    }

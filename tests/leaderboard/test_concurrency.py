@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from leaderboard.boards import BoardPeriod
 from leaderboard.models import GameSession, LeaderboardEntry
 from tests.factories import make_player
 
@@ -89,7 +90,7 @@ def test_rebuild_during_concurrent_submits_loses_nothing(api_key_headers: dict[s
     for p in players:
         client.post("/api/leaderboard/submit", {"user_id": p.pk, "score": 1}, content_type="application/json")
     board_id = selectors.get_default_board_ref().id
-    redis_index.rebuild(board_id=board_id)
+    redis_index.rebuild(board_period=BoardPeriod(board_id))
     stop = threading.Event()
 
     def submit_until_stopped(index: int) -> None:
@@ -108,15 +109,17 @@ def test_rebuild_during_concurrent_submits_loses_nothing(api_key_headers: dict[s
 
     def rebuild_twice(_: int) -> None:
         for _ in range(2):
-            redis_index.rebuild(board_id=board_id)
+            redis_index.rebuild(board_period=BoardPeriod(board_id))
         stop.set()
 
     errors = run_in_threads(5, lambda i: rebuild_twice(i) if i == 0 else submit_until_stopped(i))
 
     assert errors == []
-    assert ranking.rank_source(board_id=board_id) == "redis"
+    assert ranking.rank_source(board_period=BoardPeriod(board_id)) == "redis"
     for p in players:
-        assert ranking.get_standing(board_id=board_id, user_id=p.pk) == sql.get_standing(
-            board_id=board_id, user_id=p.pk
+        assert ranking.get_standing(board_period=BoardPeriod(board_id), user_id=p.pk) == sql.get_standing(
+            board_period=BoardPeriod(board_id), user_id=p.pk
         )
-    assert ranking.get_top(board_id=board_id, limit=100) == sql.get_top(board_id=board_id, limit=100)
+    assert ranking.get_top(board_period=BoardPeriod(board_id), limit=100) == sql.get_top(
+        board_period=BoardPeriod(board_id), limit=100
+    )

@@ -7,6 +7,7 @@ from django.test import Client
 from django.utils import timezone
 
 from leaderboard import ranking, selectors
+from leaderboard.boards import BoardPeriod
 from tests.factories import make_moderator, make_player, submit
 from users.models import User
 
@@ -26,7 +27,7 @@ def test_health_shows_counts_rate_and_rank_source(client: Client) -> None:
     assert (health.players, health.ranked_players, health.sessions) == (4, 3, 3)
     assert health.submits_last_minute == 3
     board = selectors.get_default_board_ref()
-    assert health.rank_source == ranking.rank_source(board_id=board.id)
+    assert health.rank_source == ranking.rank_source(board_period=BoardPeriod(board.id))
     assert {"sql": "SQL (the leaderboard table)", "redis": "Redis rank index"}[health.rank_source] in html
 
 
@@ -71,7 +72,7 @@ def test_large_tables_are_counted_from_postgres_statistics(monkeypatch) -> None:
         make_player()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE users")
-    monkeypatch.setattr(selectors, "EXACT_COUNT_BELOW", 1)
+    monkeypatch.setattr(selectors.operations, "EXACT_COUNT_BELOW", 1)
     make_player()  # not yet in the statistics
 
     assert selectors.estimate_row_count(model=User) == 5

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from leaderboard import live_metrics, metrics, selectors
+from leaderboard.boards import BoardPeriod
 from leaderboard.live_metrics import Series, Snapshot
 from leaderboard.ranking import redis_index
 from tests.factories import make_moderator, make_player, submit
@@ -116,7 +117,7 @@ def test_live_figures_count_the_requests_of_the_window_against_the_targets() -> 
 def test_the_cache_hit_ratio_is_over_the_window() -> None:
     cache.delete(live_metrics.SNAPSHOTS_CACHE_KEY)
     submit(make_player(), 10)
-    redis_index.rebuild(board_id=selectors.get_default_board_ref().id)
+    redis_index.rebuild(board_period=BoardPeriod(selectors.get_default_board_ref().id))
     client = Client()
     client.get("/api/leaderboard/top")  # a miss before the window
     live_metrics.get_live_figures(now=20_000.0)

@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 
 from leaderboard import ranking, selectors, services
+from leaderboard.boards import BoardPeriod, BoardRef
 from leaderboard.errors import ModerationError
 from leaderboard.models import Board, GameSession, LeaderboardEntry, ModerationLog
 from tests.factories import make_moderator, make_player, submit
@@ -221,8 +222,13 @@ def test_moderation_tells_ranking_after_commit(monkeypatch, django_capture_on_co
     moderator = make_moderator()
     player = make_player()
     session = submit(player, 10).session
+    submit(player, 5)  # still counted after the void: every action below changes an entry
     changed: list[list[int]] = []
-    monkeypatch.setattr(ranking, "on_entries_changed", lambda *, user_ids, intent: changed.append(user_ids))
+    monkeypatch.setattr(
+        ranking,
+        "record_entries",
+        lambda states, *, intent: changed.append(sorted({s.user_id for s in states})),
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         services.void_session(session_id=session.pk, moderator=moderator, reason="a")
@@ -244,7 +250,7 @@ def test_rebuilding_a_board_drops_players_without_counted_sessions() -> None:
     GameSession.objects.filter(pk=session.pk).update(is_void=True)
     LeaderboardEntry.objects.filter(user=a).update(total_score=999)
 
-    services.rebuild_entries(board_id=board.pk, game_mode="")
+    services.rebuild_board(board=BoardRef.of(board))
 
     assert standings() == [("a", 1, 10)]
 
@@ -261,7 +267,7 @@ def test_moderation_recounts_inactive_boards_too() -> None:
     selectors.forget_rarely_changing()
 
     def on_season(user: User) -> tuple[int, int] | None:
-        standing = ranking.get_standing(board_id=season.pk, user_id=user.pk)
+        standing = ranking.get_standing(board_period=BoardPeriod(season.pk), user_id=user.pk)
         return None if standing is None else (standing.total_score, standing.rank)
 
     assert on_season(player) == (100, 1)

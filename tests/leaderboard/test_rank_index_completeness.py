@@ -18,6 +18,7 @@ from django.db import DatabaseError, connection
 from django_redis import get_redis_connection
 
 from leaderboard import ranking, redis_client, selectors, services
+from leaderboard.boards import BoardPeriod
 from leaderboard.models import RankIndexDebt
 from leaderboard.ranking import redis_index, sql
 from leaderboard.ranking.redis_index import BoardKeys
@@ -34,10 +35,12 @@ def board_id() -> int:
 def assert_served_correctly(players) -> None:  # type: ignore[no-untyped-def]
     """Whatever path answers, it answers what the database says."""
     for player in players:
-        assert ranking.get_standing(board_id=board_id(), user_id=player.pk) == sql.get_standing(
-            board_id=board_id(), user_id=player.pk
-        )
-    assert ranking.get_top(board_id=board_id(), limit=10) == sql.get_top(board_id=board_id(), limit=10)
+        assert ranking.get_standing(
+            board_period=BoardPeriod(board_id()), user_id=player.pk
+        ) == sql.get_standing(board_period=BoardPeriod(board_id()), user_id=player.pk)
+    assert ranking.get_top(board_period=BoardPeriod(board_id()), limit=10) == sql.get_top(
+        board_period=BoardPeriod(board_id()), limit=10
+    )
 
 
 def run_django(code: str, **env: str) -> subprocess.Popen[bytes]:
@@ -62,7 +65,7 @@ def test_a_rebuild_never_swaps_in_over_a_change_lost_after_its_snapshot() -> Non
     leader, chaser = make_player(), make_player()
     submit(leader, 100)
     submit(chaser, 50)
-    redis_index.rebuild(board_id=board_id())
+    redis_index.rebuild(board_period=BoardPeriod(board_id()))
     snapshot_read, resume = threading.Event(), threading.Event()
     original = redis_index._write_rebuild_batch
     outcome: list[object] = []
@@ -74,7 +77,7 @@ def test_a_rebuild_never_swaps_in_over_a_change_lost_after_its_snapshot() -> Non
 
     def rebuild_in_background() -> None:
         try:
-            outcome.append(redis_index.rebuild(board_id=board_id()))
+            outcome.append(redis_index.rebuild(board_period=BoardPeriod(board_id())))
         except Exception as exc:  # asserted below
             outcome.append(exc)
         finally:
@@ -90,17 +93,19 @@ def test_a_rebuild_never_swaps_in_over_a_change_lost_after_its_snapshot() -> Non
         submit(chaser, 80)
         redis_client._breaker.close()
         # Its next good call marks the index incomplete, while the older rebuild is still going.
-        assert ranking.get_standing(board_id=board_id(), user_id=chaser.pk).rank == 1  # type: ignore[union-attr]
+        assert ranking.get_standing(board_period=BoardPeriod(board_id()), user_id=chaser.pk).rank == 1  # type: ignore[union-attr]
         resume.set()
         rebuilder.join(30)
     finally:
         redis_index._write_rebuild_batch = original  # type: ignore[assignment]
 
     assert isinstance(outcome[0], redis_index.RebuildRefused), outcome
-    assert ranking.rank_source(board_id=board_id()) == "sql"
+    assert ranking.rank_source(board_period=BoardPeriod(board_id())) == "sql"
     assert_served_correctly([leader, chaser])
-    redis_index.rebuild(board_id=board_id())  # a rebuild that starts after the loss is trusted
-    assert ranking.rank_source(board_id=board_id()) == "redis"
+    redis_index.rebuild(
+        board_period=BoardPeriod(board_id())
+    )  # a rebuild that starts after the loss is trusted
+    assert ranking.rank_source(board_period=BoardPeriod(board_id())) == "redis"
     assert_served_correctly([leader, chaser])
 
 
@@ -157,7 +162,7 @@ def test_a_commit_whose_reply_is_lost_stops_the_index_being_trusted(
     leader, chaser = make_player(), make_player()
     submit(leader, 100)
     submit(chaser, 50)
-    redis_index.rebuild(board_id=board_id())
+    redis_index.rebuild(board_period=BoardPeriod(board_id()))
 
     commit_dropping_proxy.armed.set()
     with pytest.raises(DatabaseError):
@@ -166,8 +171,8 @@ def test_a_commit_whose_reply_is_lost_stops_the_index_being_trusted(
     connection.close()
 
     # The client was told nothing, yet the session committed.
-    assert sql.get_standing(board_id=board_id(), user_id=chaser.pk).total_score == 130  # type: ignore[union-attr]
-    assert ranking.rank_source(board_id=board_id()) == "sql"
+    assert sql.get_standing(board_period=BoardPeriod(board_id()), user_id=chaser.pk).total_score == 130  # type: ignore[union-attr]
+    assert ranking.rank_source(board_period=BoardPeriod(board_id())) == "sql"
     assert_served_correctly([leader, chaser])
 
 
@@ -176,7 +181,7 @@ def test_a_process_killed_between_commit_and_publish_makes_the_index_lose_ready(
     leader, chaser = make_player(), make_player()
     submit(leader, 100)
     submit(chaser, 50)
-    redis_index.rebuild(board_id=board_id())
+    redis_index.rebuild(board_period=BoardPeriod(board_id()))
 
     # The first after-commit callback kills the process: the index write never happens.
     process = run_django(
@@ -188,13 +193,13 @@ def test_a_process_killed_between_commit_and_publish_makes_the_index_lose_ready(
         f"    services.submit_score(user_id={chaser.pk}, score=80, game_mode='solo')\n"
     )
     assert process.wait(30) == -signal.SIGKILL
-    assert sql.get_standing(board_id=board_id(), user_id=chaser.pk).total_score == 130  # type: ignore[union-attr]
+    assert sql.get_standing(board_period=BoardPeriod(board_id()), user_id=chaser.pk).total_score == 130  # type: ignore[union-attr]
 
     time.sleep(settings.RANK_INDEX_INTENT_SECONDS + 0.2)
     assert_served_correctly([leader, chaser])
-    assert ranking.rank_source(board_id=board_id()) == "sql"
+    assert ranking.rank_source(board_period=BoardPeriod(board_id())) == "sql"
     call_command("rank_index_worker", "--once", stdout=io.StringIO())
-    assert ranking.rank_source(board_id=board_id()) == "redis"
+    assert ranking.rank_source(board_period=BoardPeriod(board_id())) == "redis"
     assert_served_correctly([leader, chaser])
 
 
@@ -202,7 +207,7 @@ def test_debt_left_by_an_open_breaker_in_a_process_that_exits_is_settled_by_the_
     leader, chaser = make_player(), make_player()
     submit(leader, 100)
     submit(chaser, 50)
-    redis_index.rebuild(board_id=board_id())
+    redis_index.rebuild(board_period=BoardPeriod(board_id()))
 
     process = run_django(
         "from leaderboard import redis_client, services\n"
@@ -216,7 +221,7 @@ def test_debt_left_by_an_open_breaker_in_a_process_that_exits_is_settled_by_the_
     call_command("rank_index_worker", "--once", stdout=io.StringIO())
 
     assert not RankIndexDebt.objects.exists()
-    assert ranking.rank_source(board_id=board_id()) == "redis"
+    assert ranking.rank_source(board_period=BoardPeriod(board_id())) == "redis"
     assert_served_correctly([leader, chaser])
 
 
@@ -225,12 +230,13 @@ def test_a_dead_rebuilders_lock_frees_within_its_lease(settings) -> None:  # typ
     players = [make_player() for _ in range(5)]
     for player in players:
         submit(player, 10)
-    keys = BoardKeys.for_board(board_id())
+    keys = BoardKeys.for_period(BoardPeriod(board_id()))
     redis = get_redis_connection("default")
 
     # A rebuilder that stalls in its first batch, then is killed.
     process = run_django(
         "import time\n"
+        "from leaderboard.boards import BoardPeriod\n"
         "from leaderboard.ranking import redis_index\n"
         "redis_index.REBUILD_BATCH = 2\n"
         "original = redis_index._write_rebuild_batch\n"
@@ -238,7 +244,7 @@ def test_a_dead_rebuilders_lock_frees_within_its_lease(settings) -> None:  # typ
         "    original(*args)\n"
         "    time.sleep(600)\n"
         "redis_index._write_rebuild_batch = stall\n"
-        f"redis_index.rebuild(board_id={board_id()})\n",
+        f"redis_index.rebuild(board_period=BoardPeriod({board_id()}))\n",
         RANK_INDEX_LEASE_SECONDS="2",
     )
     try:
@@ -255,31 +261,31 @@ def test_a_dead_rebuilders_lock_frees_within_its_lease(settings) -> None:  # typ
     while (redis.exists(keys.lock) or redis.exists(keys.rebuilding)) and time.monotonic() - killed_at < 10:
         time.sleep(0.05)
     assert time.monotonic() - killed_at <= settings.RANK_INDEX_LEASE_SECONDS + 0.5
-    assert redis_index.rebuild(board_id=board_id()) == 5
+    assert redis_index.rebuild(board_period=BoardPeriod(board_id())) == 5
 
 
 def test_a_read_of_an_incomplete_index_starts_no_rebuild_in_the_serving_process(settings) -> None:  # type: ignore[no-untyped-def]
     settings.RANK_INDEX_AUTO_REBUILD = True
     player = make_player()
     submit(player, 5)
-    keys = BoardKeys.for_board(board_id())
+    keys = BoardKeys.for_period(BoardPeriod(board_id()))
     threads_before = threading.active_count()
 
-    assert ranking.get_standing(board_id=board_id(), user_id=player.pk).rank == 1  # type: ignore[union-attr]
+    assert ranking.get_standing(board_period=BoardPeriod(board_id()), user_id=player.pk).rank == 1  # type: ignore[union-attr]
     time.sleep(0.3)
 
     # Only the rank index worker rebuilds: a serving worker keeps its one pooled connection.
     assert threading.active_count() == threads_before
     assert not get_redis_connection("default").exists(keys.lock)
-    assert ranking.rank_source(board_id=board_id()) == "sql"
+    assert ranking.rank_source(board_period=BoardPeriod(board_id())) == "sql"
 
 
 def test_reads_answer_from_sql_while_the_worker_rebuilds_in_its_own_process() -> None:
     call_command("seed", users=20000, sessions=30000, verbosity=0)
-    keys = BoardKeys.for_board(board_id())
+    keys = BoardKeys.for_period(BoardPeriod(board_id()))
     redis = get_redis_connection("default")
     redis.delete(keys.ready)  # as after a loss: the worker's next pass rebuilds
-    sample = list(sql.list_top_rows(board_id=board_id(), limit=50))
+    sample = list(sql.list_top_rows(board_period=BoardPeriod(board_id()), limit=50))
     timings: list[float] = []
     during_rebuild = 0
 
@@ -297,9 +303,9 @@ def test_reads_answer_from_sql_while_the_worker_rebuilds_in_its_own_process() ->
             n += 1
             rebuilding = bool(redis.exists(keys.rebuilding))
             started = time.monotonic()
-            standing = ranking.get_standing(board_id=board_id(), user_id=user_id)
+            standing = ranking.get_standing(board_period=BoardPeriod(board_id()), user_id=user_id)
             timings.append(time.monotonic() - started)
-            assert standing == sql.get_standing(board_id=board_id(), user_id=user_id)
+            assert standing == sql.get_standing(board_period=BoardPeriod(board_id()), user_id=user_id)
             during_rebuild += rebuilding and bool(redis.exists(keys.rebuilding))
         assert worker.wait(60) == 0
     finally:
@@ -307,15 +313,15 @@ def test_reads_answer_from_sql_while_the_worker_rebuilds_in_its_own_process() ->
 
     assert during_rebuild > 0, "no read overlapped the rebuild"
     assert max(timings) < 0.5
-    assert ranking.rank_source(board_id=board_id()) == "redis"
+    assert ranking.rank_source(board_period=BoardPeriod(board_id())) == "redis"
 
 
 def test_check_full_finds_a_single_drifted_entry_and_repair_fixes_it() -> None:
     players = [make_player() for _ in range(30)]
     for n, player in enumerate(players):
         submit(player, n + 1)
-    redis_index.rebuild(board_id=board_id())
-    keys = BoardKeys.for_board(board_id())
+    redis_index.rebuild(board_period=BoardPeriod(board_id()))
+    keys = BoardKeys.for_period(BoardPeriod(board_id()))
     redis = get_redis_connection("default")
     call_command("check_rank_index", "--full", "--batch", "7", stdout=io.StringIO())  # matches
 
@@ -333,7 +339,7 @@ def test_check_full_finds_a_single_drifted_entry_and_repair_fixes_it() -> None:
     call_command("check_rank_index", "--full", "--repair", "--batch", "7", stdout=out)
     assert "1 players repaired" in out.getvalue()
     call_command("check_rank_index", "--full", stdout=io.StringIO())
-    assert ranking.rank_source(board_id=board_id()) == "redis"
+    assert ranking.rank_source(board_period=BoardPeriod(board_id())) == "redis"
     assert_served_correctly(players)
 
 
@@ -341,8 +347,8 @@ def test_check_full_finds_a_player_only_the_index_knows() -> None:
     players = [make_player() for _ in range(3)]
     for player in players:
         submit(player, 5)
-    redis_index.rebuild(board_id=board_id())
-    keys = BoardKeys.for_board(board_id())
+    redis_index.rebuild(board_period=BoardPeriod(board_id()))
+    keys = BoardKeys.for_period(BoardPeriod(board_id()))
     redis = get_redis_connection("default")
     ghost = 10**9
     redis.hset(keys.h, ghost, "1|50|1|ghost")
@@ -363,9 +369,9 @@ def test_a_rebuild_on_a_redis_that_lost_its_data_waits_out_earlier_announcements
     get_redis_connection("default").flushdb()  # no epoch: announcements may have been lost with it
 
     started = time.monotonic()
-    redis_index.rebuild(board_id=board_id())
+    redis_index.rebuild(board_period=BoardPeriod(board_id()))
     assert time.monotonic() - started >= 1.0
 
     started = time.monotonic()
-    redis_index.rebuild(board_id=board_id())  # the same Redis, later: no wait
+    redis_index.rebuild(board_period=BoardPeriod(board_id()))  # the same Redis, later: no wait
     assert time.monotonic() - started < 1.0

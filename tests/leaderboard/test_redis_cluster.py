@@ -11,6 +11,7 @@ from django.test import Client
 from redis.cluster import RedisCluster
 
 from leaderboard import ranking, redis_client, selectors
+from leaderboard.boards import BoardPeriod
 from leaderboard.models import Board, LeaderboardEntry
 from leaderboard.ranking import intents, redis_index, sql
 from leaderboard.ranking.redis_index import BoardKeys
@@ -38,7 +39,7 @@ def test_concurrent_submits_rank_exactly_on_the_cluster(
 ) -> None:
     players = [make_player() for _ in range(24)]
     board_id = selectors.get_default_board_ref().id
-    redis_index.rebuild(board_id=board_id)
+    redis_index.rebuild(board_period=BoardPeriod(board_id))
     accepted: list[int] = []
 
     def submits(index: int) -> None:
@@ -60,7 +61,7 @@ def test_concurrent_submits_rank_exactly_on_the_cluster(
     assert not intents.has_pending()  # every write reached the index
     assert_index_matches_sql(board_id, players)
     api = Client().get(f"/api/leaderboard/rank/{players[0].pk}").json()
-    standing = sql.get_standing(board_id=board_id, user_id=players[0].pk)
+    standing = sql.get_standing(board_period=BoardPeriod(board_id), user_id=players[0].pk)
     assert standing is not None and api["rank"] == standing.rank
 
 
@@ -76,8 +77,8 @@ def test_the_top_listing_is_cached_on_the_cluster_and_a_new_leader_invalidates_i
             content_type="application/json",
         )
     board_id = selectors.get_default_board_ref().id
-    redis_index.rebuild(board_id=board_id)
-    keys = BoardKeys.for_board(board_id)
+    redis_index.rebuild(board_period=BoardPeriod(board_id))
+    keys = BoardKeys.for_period(BoardPeriod(board_id))
     first = Client().get("/api/leaderboard/top").json()
     assert redis_client.client().exists(keys.top)  # filled on the node of the board's slot
     assert Client().get("/api/leaderboard/top").json() == first
@@ -125,18 +126,18 @@ def test_rebuild_rank_index_rebuilds_every_board_on_the_cluster(
                 content_type="application/json",
             )
     redis_client.client().flushall()  # the whole index lost
-    board_ids = sql.list_board_ids()
-    assert len(board_ids) == 2
-    assert all(ranking.rank_source(board_id=b) == "sql" for b in board_ids)
+    board_periods = sql.list_indexed_periods()
+    assert len(board_periods) == 2
+    assert all(ranking.rank_source(board_period=bp) == "sql" for bp in board_periods)
 
     call_command("rebuild_rank_index")
 
-    for board_id in board_ids:
+    for bp in board_periods:
         assert (
-            redis_index.count_indexed(board_id=board_id)
-            == LeaderboardEntry.objects.filter(board_id=board_id).count()
+            redis_index.count_indexed(board_period=bp)
+            == LeaderboardEntry.objects.filter(board_id=bp.board_id).count()
         )
-        assert_index_matches_sql(board_id, players)
+        assert_index_matches_sql(bp.board_id, players)
 
 
 def test_the_django_cache_works_across_the_clusters_slots(on_cluster: PrivateCluster) -> None:

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from leaderboard import ranking, selectors
+from leaderboard.boards import BoardPeriod
 from leaderboard.ranking import redis_index
 from leaderboard.ranking.redis_index import BoardKeys
 from tests.factories import make_player
@@ -39,8 +40,8 @@ def test_the_master_of_a_boards_slot_dies_under_load_and_nothing_is_lost(
 ) -> None:
     players = [make_player() for _ in range(30)]
     board_id = selectors.get_default_board_ref().id
-    redis_index.rebuild(board_id=board_id)
-    master, replica = cluster.master_and_replica_of(BoardKeys.for_board(board_id).z)
+    redis_index.rebuild(board_period=BoardPeriod(board_id))
+    master, replica = cluster.master_and_replica_of(BoardKeys.for_period(BoardPeriod(board_id)).z)
     load = SubmitLoad(
         players, api_key_headers, stride=7, score_cycle=5, max_per_thread=MAX_SUBMITS_PER_THREAD
     )
@@ -70,10 +71,10 @@ def test_the_master_of_a_boards_slot_dies_under_load_and_nothing_is_lost(
     # read serves a rank that disagrees with PostgreSQL.
     redis_index.close_breaker()
     assert_standings_match_sql(board_id, players)
-    assert ranking.rank_source(board_id=board_id) == "sql"  # the index is no longer trusted
+    assert ranking.rank_source(board_period=BoardPeriod(board_id)) == "sql"  # the index is no longer trusted
 
     # Rebuilt on the new master, the index is served again and exact.
-    redis_index.rebuild(board_id=board_id)
+    redis_index.rebuild(board_period=BoardPeriod(board_id))
     assert_index_matches_sql(board_id, players)
 
 

@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from leaderboard import ranking, selectors
+from leaderboard.boards import BoardPeriod
 from leaderboard.ranking import redis_index
 from tests.factories import make_player
 from tests.leaderboard.fault_load import SubmitLoad, assert_index_matches_sql, assert_nothing_lost
@@ -26,7 +27,7 @@ def test_redis_killed_during_concurrent_submits_loses_nothing(
 ) -> None:
     players = [make_player() for _ in range(30)]
     board_id = selectors.get_default_board_ref().id
-    redis_index.rebuild(board_id=board_id)
+    redis_index.rebuild(board_period=BoardPeriod(board_id))
     load = SubmitLoad(
         players, api_key_headers, stride=11, score_cycle=7, max_per_thread=MAX_SUBMITS_PER_THREAD
     )
@@ -66,7 +67,7 @@ def test_redis_killed_during_concurrent_submits_loses_nothing(
     assert not any(status >= 500 for status in read_statuses)
 
     # The restarted Redis holds no complete index: reads stay on SQL until it is rebuilt.
-    assert ranking.rank_source(board_id=board_id) == "sql"
+    assert ranking.rank_source(board_period=BoardPeriod(board_id)) == "sql"
     redis_index.close_breaker()
-    redis_index.rebuild(board_id=board_id)
+    redis_index.rebuild(board_period=BoardPeriod(board_id))
     assert_index_matches_sql(board_id, players)

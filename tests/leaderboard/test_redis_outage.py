@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.test import Client, TestCase
 
 from leaderboard import ranking, redis_client, selectors
+from leaderboard.boards import BoardPeriod
 from leaderboard.models import LeaderboardEntry, RankIndexDebt
 from leaderboard.ranking import redis_index
 from tests.factories import make_player, submit
@@ -30,8 +31,8 @@ def test_redis_down_reads_answer_from_sql_and_submits_commit(
     submit(leader, 100)
     submit(chaser, 50)
     bid = selectors.get_default_board_ref().id
-    redis_index.rebuild(board_id=bid)
-    assert ranking.rank_source(board_id=bid) == "redis"
+    redis_index.rebuild(board_period=BoardPeriod(bid))
+    assert ranking.rank_source(board_period=BoardPeriod(bid)) == "redis"
 
     private_redis.stop()
 
@@ -57,7 +58,7 @@ def test_index_is_rebuilt_by_the_worker_when_redis_returns_after_missed_writes(
     player = make_player()
     submit(player, 10)
     bid = selectors.get_default_board_ref().id
-    redis_index.rebuild(board_id=bid)
+    redis_index.rebuild(board_period=BoardPeriod(bid))
 
     private_redis.stop()
     assert post_score(api_client, player, 5).status_code == 201  # the index misses this write
@@ -66,12 +67,12 @@ def test_index_is_rebuilt_by_the_worker_when_redis_returns_after_missed_writes(
     redis_index.close_breaker()  # as it does by itself once its reset timeout has passed
 
     assert api_client.get(f"/api/leaderboard/rank/{player.pk}").json()["total_score"] == 15
-    assert ranking.rank_source(board_id=bid) == "sql"
+    assert ranking.rank_source(board_period=BoardPeriod(bid)) == "sql"
 
     call_command("rank_index_worker", "--once", stdout=io.StringIO())
 
-    standing = ranking.get_standing(board_id=bid, user_id=player.pk)
-    assert ranking.rank_source(board_id=bid) == "redis"
+    standing = ranking.get_standing(board_period=BoardPeriod(bid), user_id=player.pk)
+    assert ranking.rank_source(board_period=BoardPeriod(bid)) == "redis"
     assert standing is not None and standing.total_score == 15
     assert not RankIndexDebt.objects.exists()
 
@@ -85,7 +86,7 @@ def test_missed_write_on_a_surviving_redis_stops_the_index_being_trusted(
     submit(player, 10)
     submit(other, 20)
     bid = selectors.get_default_board_ref().id
-    redis_index.rebuild(board_id=bid)
+    redis_index.rebuild(board_period=BoardPeriod(bid))
 
     # Redis stays up with its data, but this process cannot reach it for one submit.
     redis_client._breaker.open()
@@ -95,5 +96,5 @@ def test_missed_write_on_a_surviving_redis_stops_the_index_being_trusted(
 
     # The process's next good Redis call settles what it left: the index is no longer trusted.
     assert client.get(f"/api/leaderboard/rank/{other.pk}").json()["rank"] == 2
-    assert ranking.rank_source(board_id=bid) == "sql"
+    assert ranking.rank_source(board_period=BoardPeriod(bid)) == "sql"
     assert not RankIndexDebt.objects.exists()

@@ -10,6 +10,7 @@ from redis import Redis
 from redis.sentinel import SentinelConnectionPool
 
 from leaderboard import redis_client, selectors
+from leaderboard.boards import BoardPeriod
 from leaderboard.ranking import redis_index, sql
 from leaderboard.ranking.redis_index import BoardKeys
 from tests.factories import make_player
@@ -47,11 +48,11 @@ def test_the_index_follows_the_master_through_a_sentinel_failover(
     for n, player in enumerate(players):
         submit(client, player, n)
     board_id = selectors.get_default_board_ref().id
-    redis_index.rebuild(board_id=board_id)
+    redis_index.rebuild(board_period=BoardPeriod(board_id))
     for n, player in enumerate(players):
         submit(client, player, n * 2)  # live writes on the first master
     assert_index_matches_sql(board_id, players)
-    h = BoardKeys.for_board(board_id).h
+    h = BoardKeys.for_period(BoardPeriod(board_id)).h
     assert Redis(port=sentinels.master_port).hexists(h, str(players[0].pk))
 
     started = time.monotonic()
@@ -69,7 +70,7 @@ def test_the_index_follows_the_master_through_a_sentinel_failover(
     while True:
         submit(client, players[0], score)
         entry = new_master.hget(h, str(players[0].pk))
-        expected = sql.get_standing(board_id=board_id, user_id=players[0].pk)
+        expected = sql.get_standing(board_period=BoardPeriod(board_id), user_id=players[0].pk)
         assert expected is not None
         if entry and str(entry).split("|")[1] == str(expected.total_score):
             break
@@ -81,7 +82,7 @@ def test_the_index_follows_the_master_through_a_sentinel_failover(
 
     # Writes refused by the old master were noticed: the index is rebuilt before it is trusted again.
     redis_index.close_breaker()
-    redis_index.rebuild(board_id=board_id)
+    redis_index.rebuild(board_period=BoardPeriod(board_id))
     for n, player in enumerate(players):
         submit(client, player, n + 1)
     assert_index_matches_sql(board_id, players)

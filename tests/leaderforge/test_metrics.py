@@ -8,6 +8,7 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from leaderboard import selectors
+from leaderboard.boards import BoardPeriod
 from leaderboard.models import LeaderboardEntry
 from leaderboard.ranking import redis_index
 from tests.factories import make_moderator, make_player, submit
@@ -108,7 +109,7 @@ def test_database_connections_are_counted_by_postgresql() -> None:
 @pytest.mark.redis
 def test_top_listing_cache_hits_and_misses_are_labelled_and_counted(settings) -> None:  # type: ignore[no-untyped-def]
     submit(make_player(), 10)
-    redis_index.rebuild(board_id=selectors.get_default_board_ref().id)
+    redis_index.rebuild(board_period=BoardPeriod(selectors.get_default_board_ref().id))
     before = scrape()
     client = Client()
     for _ in range(3):
@@ -148,7 +149,7 @@ def test_rank_index_drift_found_by_the_check_is_exported(capsys) -> None:  # typ
     for player in players:
         submit(player, 10)
     board = selectors.get_default_board_ref()
-    redis_index.rebuild(board_id=board.id)
+    redis_index.rebuild(board_period=BoardPeriod(board.id))
 
     call_command("check_rank_index", "--sample", "10")
     samples = scrape()

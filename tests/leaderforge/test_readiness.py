@@ -9,6 +9,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.test import Client
 
 from leaderboard import selectors
+from leaderboard.boards import BoardPeriod
 from leaderboard.ranking import redis_index
 from leaderforge import health
 from tests.leaderforge.test_database_unavailable import call_wsgi, postgres_proxy  # noqa: F401
@@ -80,7 +81,7 @@ def test_incomplete_index_is_reported_but_still_ready_then_ready_once_rebuilt(
     assert body["checks"]["redis"] == "ok"
     assert body["rank_index"][board.slug] == "rebuilding"
 
-    redis_index.rebuild(board_id=board.id)
+    redis_index.rebuild(board_period=BoardPeriod(board.id))
     status, body = readyz(client)
     assert status == 200 and body["rank_index"][board.slug] == "ready"
 
@@ -89,7 +90,7 @@ def test_incomplete_index_is_reported_but_still_ready_then_ready_once_rebuilt(
 def test_redis_down_is_unready_unless_told_to_serve_from_sql(
     client: Client, private_redis: PrivateRedis, settings
 ) -> None:  # type: ignore[no-untyped-def]
-    redis_index.rebuild(board_id=selectors.get_default_board_ref().id)
+    redis_index.rebuild(board_period=BoardPeriod(selectors.get_default_board_ref().id))
     private_redis.stop()
 
     status, body = readyz(client)

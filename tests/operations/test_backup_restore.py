@@ -18,6 +18,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from leaderboard import ranking, services
+from leaderboard.boards import BoardPeriod
 from leaderboard.models import Board, GameSession, LeaderboardEntry
 from leaderboard.ranking import redis_index
 from tests.factories import make_moderator
@@ -91,9 +92,11 @@ def every_standing(redis: PrivateRedis) -> dict[tuple[int, int], ranking.Standin
     call_command("rebuild_rank_index", verbosity=0)
     standings = {}
     for board in Board.objects.order_by("id"):
-        assert ranking.rank_source(board_id=board.id) == "redis"
+        assert ranking.rank_source(board_period=BoardPeriod(board.id)) == "redis"
         for user_id in LeaderboardEntry.objects.filter(board=board).values_list("user_id", flat=True):
-            standings[(board.id, user_id)] = ranking.get_standing(board_id=board.id, user_id=user_id)
+            standings[(board.id, user_id)] = ranking.get_standing(
+                board_period=BoardPeriod(board.id), user_id=user_id
+            )
     return standings
 
 

@@ -5,6 +5,7 @@ from django.test import Client
 from django_redis import get_redis_connection
 
 from leaderboard import selectors
+from leaderboard.boards import BoardPeriod
 from leaderboard.errors import UsernameTaken
 from leaderboard.models import Board, LeaderboardEntry
 from leaderboard.ranking import redis_index
@@ -50,17 +51,21 @@ def test_a_rename_reaches_the_rank_index_and_its_cached_top(client: Client) -> N
     neo, other = make_player("neo"), make_player("smith")
     submit(neo, 50)
     submit(other, 20)
-    redis_index.rebuild(board_id=board_id)
+    redis_index.rebuild(board_period=BoardPeriod(board_id))
     assert _api_names(client, neo.pk) == ("neo", ["neo", "smith"])
     assert _api_names(client, neo.pk) == ("neo", ["neo", "smith"])  # served from the cached rows
 
     user_services.rename_player(user_id=neo.pk, username="the_one")
 
-    assert redis_index.read_entries(board_id=board_id, user_ids=[neo.pk])[0] == {neo.pk: (50, 1, "the_one")}
+    assert redis_index.read_entries(board_period=BoardPeriod(board_id), user_ids=[neo.pk])[0] == {
+        neo.pk: (50, 1, "the_one")
+    }
     assert _api_names(client, neo.pk) == ("the_one", ["the_one", "smith"])
     # A submit after the rename keeps the new name (the index takes it from the submit too).
     submit(neo, 5)
-    assert redis_index.read_entries(board_id=board_id, user_ids=[neo.pk])[0] == {neo.pk: (55, 2, "the_one")}
+    assert redis_index.read_entries(board_period=BoardPeriod(board_id), user_ids=[neo.pk])[0] == {
+        neo.pk: (55, 2, "the_one")
+    }
 
 
 def test_a_rename_to_a_look_alike_of_another_name_is_refused() -> None:

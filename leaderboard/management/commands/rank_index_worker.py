@@ -2,7 +2,7 @@
 
 Web workers never rebuild: they only stop trusting a board's index (its `ready` marker goes).
 This loop settles index debt, treats changes announced too long ago as lost, and rebuilds every
-board whose index is not complete, on its own database connection.
+indexed board period whose index is not complete, on its own database connection.
 """
 
 import logging
@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, close_old_connections
 
+from leaderboard.boards import BoardPeriod
 from leaderboard.ranking import intents, redis_index, sql
 
 log = logging.getLogger(__name__)
@@ -65,26 +66,26 @@ class Command(BaseCommand):
     def run_pass(self) -> None:
         settled = intents.settle_debts()
         if settled:
-            self.stdout.write(f"index debt settled on {settled} board(s)")
-        board_ids = sql.list_board_ids()
-        complete = redis_index.sweep(board_ids=board_ids)
+            self.stdout.write(f"index debt settled on {settled} board period(s)")
+        # The current period of every board, and each previous one during its archive grace time:
+        # a new period starts empty and is made complete here within one pass.
+        board_periods = sql.list_indexed_periods()
+        complete = redis_index.sweep(board_periods=board_periods)
         if not settings.RANK_INDEX_AUTO_REBUILD:
             return
-        for board_id in board_ids:
-            if not complete[board_id]:
-                self.rebuild(board_id)
+        for board_period in board_periods:
+            if not complete[board_period]:
+                self.rebuild(board_period)
 
-    def rebuild(self, board_id: int) -> None:
+    def rebuild(self, board_period: BoardPeriod) -> None:
         for _ in range(3):  # a loss during the rebuild refuses its swap: start again at once
             started = time.monotonic()
             try:
-                count = redis_index.rebuild(board_id=board_id)
+                count = redis_index.rebuild(board_period=board_period)
             except redis_index.RebuildInProgress:
                 return  # another worker is on it
             except redis_index.RebuildRefused as exc:
-                self.stdout.write(f"board {board_id}: {exc}; rebuilding again")
+                self.stdout.write(f"{board_period}: {exc}; rebuilding again")
                 continue
-            self.stdout.write(
-                f"board {board_id}: {count} players indexed in {time.monotonic() - started:.1f}s"
-            )
+            self.stdout.write(f"{board_period}: {count} players indexed in {time.monotonic() - started:.1f}s")
             return
