@@ -4,7 +4,7 @@ Call them through the package, `services.submit_score(...)`, so the layer shows 
 """
 
 from leaderboard.services.api_keys import create_api_key, rotate_api_key
-from leaderboard.services.boards import ensure_default_board
+from leaderboard.services.boards import create_board, ensure_default_board, update_board
 from leaderboard.services.idempotency import (
     Answer,
     fingerprint_request,
@@ -29,6 +29,7 @@ __all__ = [
     "ScoreStanding",
     "SubmittedScore",
     "create_api_key",
+    "create_board",
     "ensure_default_board",
     "fingerprint_request",
     "hide_player",
@@ -42,5 +43,6 @@ __all__ = [
     "rotate_api_key",
     "run_idempotently",
     "submit_score",
+    "update_board",
     "void_session",
 ]
