@@ -1,8 +1,10 @@
-"""Moderators' admin: sessions, entries and the moderation log; changes go through services."""
+"""The admin: boards for staff who manage them; sessions, entries and the moderation log for moderators.
+Changes go through services."""
 
 from typing import Any, ClassVar
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import models
 from django.http import HttpRequest
@@ -10,8 +12,10 @@ from django.template.response import TemplateResponse
 
 from leaderboard import services
 from leaderboard.admin_actions import moderate_with_reason
-from leaderboard.models import GameSession, LeaderboardEntry, ModerationLog
+from leaderboard.errors import InvalidBoard
+from leaderboard.models import Board, GameSession, LeaderboardEntry, ModerationLog
 from leaderboard.pagination import EstimatedCountPaginator
+from leaderboard.services.boards import check_board_definition
 from users.models import User
 
 
@@ -21,6 +25,64 @@ class FastChangelist(admin.ModelAdmin):  # type: ignore[type-arg]
     paginator: ClassVar[type[Paginator]] = EstimatedCountPaginator
     show_full_result_count = False
     list_per_page = 50
+
+
+class BoardForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Board
+        fields = ("slug", "name", "game_mode", *Board.HISTORY_FIELDS[1:], "is_active")
+        help_texts = {
+            "game_mode": "Only sessions of this game mode count; leave empty for every mode.",
+            "time_zone": "IANA name, e.g. Europe/Paris: periods reset at its local midnight.",
+            "week_start": "Weekly boards: the local day each week starts on.",
+            "is_active": "Untick to retire the board: it stops taking sessions, its standings stay readable.",
+        }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        try:
+            check_board_definition({k: v for k, v in cleaned.items() if k in Board.HISTORY_FIELDS})
+        except InvalidBoard as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return cleaned
+
+
+@admin.register(Board)
+class BoardAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = BoardForm
+    list_display = ("slug", "name", "game_mode", "aggregation", "order", "window", "time_zone", "is_active")
+    list_filter = ("window", "aggregation", "order", "is_active")
+    search_fields = ("slug", "name")
+    fields = BoardForm.Meta.fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # What a board counts, and how, is fixed once it exists: its entries were made that way.
+        return ("slug", *Board.HISTORY_FIELDS) if obj is not None else ()
+
+    def save_model(self, request: HttpRequest, obj: Board, form: Any, change: bool) -> None:
+        if change:
+            services.update_board(board_id=obj.pk, name=obj.name, is_active=obj.is_active)
+            return
+        created = services.create_board(
+            slug=obj.slug,
+            name=obj.name,
+            game_mode=obj.game_mode,
+            aggregation=obj.aggregation,
+            order=obj.order,
+            window=obj.window,
+            time_zone=obj.time_zone,
+            week_start=obj.week_start,
+            is_active=obj.is_active,
+        )
+        obj.pk = created.pk
+        messages.info(
+            request,
+            f"Sessions count on {created.slug} from now on. To count earlier sessions too, run "
+            f"`manage.py rebuild_board {created.slug}` (safe while scores keep arriving).",
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # retire a board instead: its standings stay readable
 
 
 @admin.register(GameSession)
@@ -74,13 +136,13 @@ class GameSessionAdmin(FastChangelist):
 
 @admin.register(LeaderboardEntry)
 class LeaderboardEntryAdmin(FastChangelist):
-    list_display = ("username", "board", "total_score", "session_count", "last_updated")
+    list_display = ("username", "board", "period", "total_score", "session_count", "last_updated")
     list_filter = ("board",)
     search_fields = ("user__username__startswith",)
     search_help_text = "Players whose username starts with... (the first 1,000 matching players)"
     list_select_related = ("board",)
-    # The listing order, served by the entry_board_listing_order index.
-    ordering = ("board_id", "-total_score", "last_updated", "user_id")
+    # The listing order, served by the entry_listing_order index.
+    ordering = ("board_id", "period", "-rank_value", "last_updated", "user_id")
     search_player_limit = 1000
 
     def get_search_results(

@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views import defaults
 
-from leaderboard.api_errors import error_body, too_large_message
+from leaderboard.api.errors import error_body, too_large_message
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
-from leaderboard.api_errors import error_body
+from leaderboard.api.errors import error_body
 
 RETRY_AFTER_SECONDS = 5
 

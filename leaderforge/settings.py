@@ -340,15 +340,15 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
-    "DEFAULT_PARSER_CLASSES": ["leaderboard.api_parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": ["leaderboard.api_auth.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["leaderboard.api_auth.HasApiKeyOrPublicRead"],
+    "DEFAULT_PARSER_CLASSES": ["leaderboard.api.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["leaderboard.api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["leaderboard.api.auth.HasApiKeyOrPublicRead"],
     "UNAUTHENTICATED_USER": None,
-    "EXCEPTION_HANDLER": "leaderboard.api_errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "leaderboard.api_schema.AutoSchema",
+    "EXCEPTION_HANDLER": "leaderboard.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "leaderboard.api.schema.AutoSchema",
     # 0, not None: with None DRF would trust a client-sent X-Forwarded-For.
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
-    "DEFAULT_THROTTLE_CLASSES": ["leaderboard.api_throttles.PublicReadThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["leaderboard.api.throttles.PublicReadThrottle"],
 }
 
 SPECTACULAR_SETTINGS = {
@@ -358,8 +358,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "leaderboard.api_schema.drop_trailing_slashes",
-        "leaderboard.api_schema.allow_empty_query_values",
+        "leaderboard.api.schema.drop_trailing_slashes",
+        "leaderboard.api.schema.allow_empty_query_values",
     ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

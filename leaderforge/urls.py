@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from leaderboard.api_urls import compatible_urlpatterns, v1_urlpatterns
+from leaderboard.api.urls import compatible_urlpatterns, v1_urlpatterns
 from leaderforge.health import healthz, readyz
 from leaderforge.metrics_view import metrics_view
 

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test import Client
 
 from leaderboard import selectors, services
-from leaderboard.api_auth import forget_verified_keys
+from leaderboard.api.auth import forget_verified_keys
 from leaderboard.ranking import redis_index
 from tests.factories import make_api_key, make_player
 from tests.redis_cluster import PrivateCluster, point_app_at, started

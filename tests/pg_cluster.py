@@ -23,7 +23,7 @@ import pytest
 from django.db import connections
 
 from leaderboard import selectors
-from leaderboard.api_auth import forget_verified_keys
+from leaderboard.api.auth import forget_verified_keys
 from tests.server_process import free_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent

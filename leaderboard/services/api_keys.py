@@ -1,4 +1,4 @@
-"""Game servers' API keys: created here, verified in leaderboard.api_auth."""
+"""Game servers' API keys: created here, verified in leaderboard.api.auth."""
 
 from typing import cast
 

@@ -18,8 +18,9 @@ def ensure_default_board() -> Board:
     return board
 
 
-def _check_definition(fields: dict[str, Any]) -> None:
-    choices = {
+def check_board_definition(fields: dict[str, Any]) -> None:
+    """InvalidBoard unless the choices and the time zone are ones a board can have."""
+    choices: dict[str, list[Any]] = {
         "aggregation": Board.Aggregation.values,
         "order": Board.Order.values,
         "window": Board.Window.values,
@@ -27,7 +28,7 @@ def _check_definition(fields: dict[str, Any]) -> None:
     }
     for name, allowed in choices.items():
         if name in fields and fields[name] not in allowed:
-            raise InvalidBoard(f"{name} must be one of {', '.join(map(str, allowed))}.")
+            raise InvalidBoard(f"{name} must be one of {', '.join(str(a) for a in allowed)}.")
     if "time_zone" in fields and not periods.is_valid_time_zone(fields["time_zone"]):
         raise InvalidBoard(f"{fields['time_zone']!r} is not an IANA time zone (e.g. Europe/Paris).")
 
@@ -53,7 +54,7 @@ def create_board(
         "time_zone": time_zone,
         "week_start": week_start,
     }
-    _check_definition(definition)
+    check_board_definition(definition)
     if Board.objects.filter(slug=slug).exists():
         raise InvalidBoard(f"A board with the slug {slug!r} exists already.")
     board = Board.objects.create(slug=slug, name=name, game_mode=game_mode, is_active=is_active, **definition)
@@ -69,7 +70,9 @@ def update_board(*, board_id: int, **changes: Any) -> Board:
     resets) never change: entries already made under them would no longer match.
     """
     board = Board.objects.select_for_update().get(pk=board_id)
-    fixed = [name for name in Board.HISTORY_FIELDS if name in changes and changes[name] != getattr(board, name)]
+    fixed = [
+        name for name in Board.HISTORY_FIELDS if name in changes and changes[name] != getattr(board, name)
+    ]
     if fixed:
         raise InvalidBoard(
             f"{', '.join(fixed)} cannot change once a board exists; create a new board instead."

@@ -1,6 +1,7 @@
 """Scores: record sessions and keep leaderboard entries equal to them (the SQL is in entries.py)."""
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
@@ -255,12 +256,14 @@ def recount_board_batch(*, board: BoardRef, after_id: int, count: int) -> tuple[
     return user_ids[-1], len(changed)
 
 
-def rebuild_board(*, board: BoardRef, batch: int = 1000, on_progress=None) -> int:  # type: ignore[no-untyped-def]
+def rebuild_board(
+    *, board: BoardRef, batch: int = 1000, on_progress: Callable[[int], object] | None = None
+) -> int:
     """Fill a board from the session log, every period, while submits keep arriving.
 
     Each batch of players is recounted under the same row locks submits take, so a submit runs
     wholly before or after its player's recount and the result equals what live updates would have
-    produced. Returns how many entries changed.
+    produced. `on_progress` gets the last player id done after each batch. Returns how many entries changed.
     """
     after_id, changed = 0, 0
     while True:

@@ -5,8 +5,9 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import connection
 from django.test import Client
 
-from leaderboard import selectors
-from leaderboard.models import GameSession, LeaderboardEntry, ModerationLog
+from leaderboard import selectors, services
+from leaderboard.errors import InvalidBoard
+from leaderboard.models import Board, GameSession, LeaderboardEntry, ModerationLog
 from leaderboard.pagination import EstimatedCountPaginator
 from tests.factories import make_player, submit
 from users.models import User
@@ -236,3 +237,76 @@ def test_hidden_players_and_void_sessions_filters(moderator_client: Client) -> N
 
     assert [p.username for p in players] == ["hidden"]
     assert [s.pk for s in sessions] == [voided.pk]
+
+
+BOARDS = "/admin/leaderboard/board/"
+BOARD_FORM = {
+    "slug": "solo-weekly-time",
+    "name": "Solo weekly time trial",
+    "game_mode": "solo",
+    "aggregation": "best",
+    "order": "lower",
+    "window": "weekly",
+    "time_zone": "Europe/Paris",
+    "week_start": "0",
+    "is_active": "on",
+}
+
+
+def test_staff_create_a_lower_is_better_weekly_board_in_the_admin(moderator_client: Client) -> None:
+    response = moderator_client.post(f"{BOARDS}add/", BOARD_FORM)
+
+    assert response.status_code == 302, response.content
+    board = Board.objects.get(slug="solo-weekly-time")
+    assert (board.aggregation, board.order, board.window, board.time_zone) == (
+        "best",
+        "lower",
+        "weekly",
+        "Europe/Paris",
+    )
+    selectors.forget_rarely_changing()
+    player = make_player()
+    submit(player, 42)
+    ref = selectors.get_board(slug="solo-weekly-time")
+    assert ref is not None
+    standing = selectors.get_player_rank(user_id=player.pk, board=ref)
+    assert standing is not None and standing.total_score == 42
+
+
+def test_an_unknown_time_zone_is_refused_by_the_board_form(moderator_client: Client) -> None:
+    response = moderator_client.post(f"{BOARDS}add/", {**BOARD_FORM, "time_zone": "Mars/Olympus"})
+
+    assert response.status_code == 200
+    assert "not an IANA time zone" in response.content.decode()
+    assert not Board.objects.filter(slug="solo-weekly-time").exists()
+
+
+def test_a_boards_history_fields_cannot_change_in_the_admin(moderator_client: Client) -> None:
+    moderator_client.post(f"{BOARDS}add/", BOARD_FORM)
+    board = Board.objects.get(slug="solo-weekly-time")
+
+    page = moderator_client.get(f"{BOARDS}{board.pk}/change/").content.decode()
+    response = moderator_client.post(
+        f"{BOARDS}{board.pk}/change/",
+        {**BOARD_FORM, "name": "Renamed", "order": "higher", "window": "daily", "is_active": ""},
+    )
+
+    assert 'name="window"' not in page and 'name="name"' in page
+    assert response.status_code == 302
+    board.refresh_from_db()
+    assert (board.name, board.is_active, board.order, board.window) == ("Renamed", False, "lower", "weekly")
+
+
+def test_the_update_service_refuses_history_changes() -> None:
+    board = services.create_board(slug="daily", name="Daily", window="daily")
+
+    with pytest.raises(InvalidBoard):
+        services.update_board(board_id=board.pk, time_zone="Asia/Tokyo")
+    with pytest.raises(InvalidBoard):
+        services.create_board(slug="bad", name="Bad", time_zone="Nowhere/Land")
+
+
+def test_boards_cannot_be_deleted_in_the_admin(moderator_client: Client) -> None:
+    board = services.create_board(slug="daily", name="Daily", window="daily")
+
+    assert moderator_client.get(f"{BOARDS}{board.pk}/delete/").status_code == 403

@@ -230,7 +230,11 @@ def test_stats_are_for_staff_only(client: Client, admin_client: Client) -> None:
     response = admin_client.get("/api/v1/stats")
     assert response.status_code == 200
     body = response.json()
-    assert body["boards"][0] == {"slug": "global", "rank_source": body["boards"][0]["rank_source"]}
+    assert body["boards"][0] == {
+        "slug": "global",
+        "period": "all",
+        "rank_source": body["boards"][0]["rank_source"],
+    }
     assert set(body) == {"boards", "top_cache_hits", "top_cache_misses", "top_cache_hit_ratio"}
 
 

@@ -20,7 +20,7 @@ from django.urls import URLPattern, URLResolver, reverse
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.views import APIView
 
-from leaderboard import api_urls
+from leaderboard.api import urls as api_urls
 from leaderforge import page_middleware
 from leaderforge.page_middleware import serves_machines_only
 from tests.factories import submit

@@ -142,4 +142,4 @@ class StaffBasicAuthentication(authentication.BasicAuthentication):
 
 
 class StaffBasicScheme(BasicScheme):
-    target_class = "leaderboard.api_auth.StaffBasicAuthentication"
+    target_class = "leaderboard.api.auth.StaffBasicAuthentication"

@@ -6,13 +6,13 @@ from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
-from leaderboard.api_auth import HasApiKeyOrPublicRead
+from leaderboard.api.auth import HasApiKeyOrPublicRead
 
 ERROR_DESCRIPTIONS = {
     400: "Malformed or out-of-range input; `fields` says which field and why.",
     401: "Not authenticated: no valid credentials (missing, unknown, revoked or expired API key).",
     403: "Authenticated, but not allowed: staff only.",
-    404: "No such player, or the player has no score on this board yet.",
+    404: "No such board or player, or the player has no score on this board (in this period) yet.",
     409: "Conflict: the username is taken, or the same Idempotency-Key is still being processed.",
     413: "The request body is larger than the configured limit.",
     415: "The body is not `application/json`.",

@@ -140,6 +140,7 @@ class PlayerDetailOutput(PlayerOutput):
 
 class BoardStatsOutput(serializers.Serializer):
     slug = serializers.CharField()
+    period = serializers.CharField(help_text="The board's current period.")
     rank_source = serializers.ChoiceField(choices=["redis", "sql"])
 
 
@@ -166,3 +167,132 @@ class FollowOutput(serializers.Serializer):
     user_id = serializers.IntegerField()
     followed_id = serializers.IntegerField()
     created = serializers.BooleanField(help_text="False when the player already followed them.")
+
+
+# --- boards -------------------------------------------------------------------
+
+PERIOD_HELP = (
+    'Which period: "current" (the default), "previous", or a period key: "all" on all-time boards, '
+    "the first local day (YYYY-MM-DD) of a daily or weekly period, the month (YYYY-MM) of a monthly one."
+)
+
+
+class PeriodInput(serializers.Serializer):
+    period = serializers.CharField(required=False, max_length=16, help_text=PERIOD_HELP)
+
+
+class BoardTopInput(PeriodInput):
+    limit = DigitsIntegerField(min_value=1, max_value=100, default=10, help_text="Rows per page.")
+    cursor = serializers.CharField(
+        required=False,
+        max_length=512,
+        help_text="`next_cursor` of the previous page; the walk stays in that page's period.",
+    )
+
+
+class AroundInput(PeriodInput):
+    k = DigitsIntegerField(min_value=0, max_value=50, default=5, help_text="Players shown above and below.")
+
+
+class PeriodOutput(serializers.Serializer):
+    key = serializers.CharField(help_text='"all", YYYY-MM-DD (daily and weekly) or YYYY-MM (monthly).')
+    starts_at = serializers.DateTimeField(allow_null=True)
+    ends_at = serializers.DateTimeField(allow_null=True, help_text="Exclusive; null on all-time boards.")
+    is_current = serializers.BooleanField()
+    previous = serializers.CharField(allow_null=True, help_text="Key of the period before this one.")
+    next = serializers.CharField(allow_null=True, help_text="Key of the period after, once it has begun.")
+    next_reset_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the board next resets (the current period ends); null for all time."
+    )
+
+
+class BoardOutput(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    game_mode = serializers.CharField(help_text="The game mode whose sessions count; empty for every mode.")
+    aggregation = serializers.ChoiceField(
+        choices=["sum", "best", "latest"], help_text="The value: sum of scores, best session, latest session."
+    )
+    order = serializers.ChoiceField(choices=["higher", "lower"], help_text="Which values are better.")
+    window = serializers.ChoiceField(choices=["all_time", "daily", "weekly", "monthly"])
+    time_zone = serializers.CharField(help_text="IANA time zone whose local midnight starts each period.")
+    week_start = serializers.IntegerField(help_text="Weekly boards: 0 (Monday) to 6 (Sunday).")
+    is_active = serializers.BooleanField(help_text="False once retired: its standings stay readable.")
+    period = PeriodOutput(help_text="The current period.")
+
+
+class BoardListOutput(serializers.Serializer):
+    boards = BoardOutput(many=True)
+
+
+class BoardRowOutput(serializers.Serializer):
+    rank = serializers.IntegerField()
+    user_id = serializers.IntegerField()
+    username = serializers.CharField()
+    value = serializers.IntegerField(
+        source="total_score", help_text="The board's value: sum, best or latest."
+    )
+    session_count = serializers.IntegerField(help_text="Counted sessions in this period.")
+
+
+class BoardPageOutput(serializers.Serializer):
+    board = serializers.CharField()
+    period = PeriodOutput()
+    players = BoardRowOutput(many=True)
+    total_players = serializers.IntegerField()
+    next_cursor = serializers.CharField(allow_null=True, help_text="Null on the last page.")
+
+
+class BoardStandingOutput(serializers.Serializer):
+    board = serializers.CharField()
+    period = PeriodOutput()
+    user_id = serializers.IntegerField()
+    username = serializers.CharField()
+    rank = serializers.IntegerField()
+    value = serializers.IntegerField(source="total_score")
+    session_count = serializers.IntegerField()
+    percentile = serializers.FloatField()
+    total_players = serializers.IntegerField()
+
+
+class AroundOutput(serializers.Serializer):
+    board = serializers.CharField()
+    period = PeriodOutput()
+    user_id = serializers.IntegerField()
+    players = BoardRowOutput(many=True, help_text="Listing order; the player is among them, true ranks.")
+    total_players = serializers.IntegerField()
+
+
+class FriendRowOutput(BoardRowOutput):
+    group_rank = serializers.IntegerField(help_text="Rank among the player and the players they follow.")
+
+
+class FriendsOutput(serializers.Serializer):
+    board = serializers.CharField()
+    period = PeriodOutput()
+    user_id = serializers.IntegerField()
+    players = FriendRowOutput(
+        many=True, help_text="Those with a score in this period; `rank` is on the whole board."
+    )
+    group_size = serializers.IntegerField(help_text="The player and the visible players they follow.")
+    total_players = serializers.IntegerField()
+
+
+class StandingOnBoardOutput(serializers.Serializer):
+    rank = serializers.IntegerField()
+    value = serializers.IntegerField(source="total_score")
+    session_count = serializers.IntegerField()
+    percentile = serializers.FloatField()
+    total_players = serializers.IntegerField()
+
+
+class PlayerBoardStandingOutput(serializers.Serializer):
+    board = serializers.CharField()
+    name = serializers.CharField()
+    period = PeriodOutput()
+    standing = StandingOnBoardOutput(allow_null=True, help_text="Null when unranked in this period.")
+
+
+class PlayerStandingsOutput(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    standings = PlayerBoardStandingOutput(many=True)

@@ -1,0 +1,31 @@
+"""What every API view shares: input validation, path ids, and their schema parameters."""
+
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.exceptions import ValidationError
+
+from leaderboard.api import serializers
+
+USER_ID_PATH = OpenApiParameter(
+    "user_id",
+    {"type": "integer", "minimum": 1, "maximum": serializers.MAX_ID},
+    OpenApiParameter.PATH,
+    description="The player's id.",
+)
+
+
+def validated(serializer_class: type[serializers.serializers.Serializer], data: object) -> dict:  # type: ignore[type-arg]
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+# The path's user id is checked by UserIdInput's own field, built once: a serializer per request
+# would copy its declared fields each time, and a field's validation keeps no state.
+_USER_ID_FIELD = serializers.UserIdInput().fields["user_id"]
+
+
+def user_id_from_path(value: str, name: str = "user_id") -> int:
+    try:
+        return int(_USER_ID_FIELD.run_validation(value))
+    except ValidationError as exc:
+        raise ValidationError({name: exc.detail}) from exc

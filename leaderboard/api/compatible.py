@@ -1,0 +1,49 @@
+"""The compatible reads of the default board: top players and a player's rank (paths existing clients use)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from leaderboard import selectors
+from leaderboard.api import serializers
+from leaderboard.api.common import USER_ID_PATH, user_id_from_path, validated
+from leaderboard.api.schema import ERROR_HEADERS, error_responses
+from leaderboard.db_router import stale_reads_ok
+from leaderboard.errors import NotRanked, PlayerNotFound
+
+# Built once (see scores.py): the hot paths' output serializers.
+TOP_OUTPUT = serializers.TopPlayersOutput()
+RANK_OUTPUT = serializers.PlayerRankOutput()
+
+
+class TopPlayersApi(APIView):
+    @extend_schema(
+        operation_id="get_top_players",
+        summary="The top players of the default board, best first",
+        parameters=[serializers.TopPlayersInput, *ERROR_HEADERS],
+        responses={200: serializers.TopPlayersOutput, **error_responses(400, 401, 429, 503)},
+    )
+    @stale_reads_ok
+    def get(self, request: Request) -> Response:
+        data = validated(serializers.TopPlayersInput, request.query_params)
+        top = selectors.get_top(limit=data["limit"])
+        return Response(TOP_OUTPUT.to_representation(top))
+
+
+class PlayerRankApi(APIView):
+    @extend_schema(
+        operation_id="get_player_rank",
+        summary="A player's rank, total and percentile on the default board",
+        parameters=[USER_ID_PATH, *ERROR_HEADERS],
+        responses={200: serializers.PlayerRankOutput, **error_responses(400, 401, 404, 429, 503)},
+    )
+    @stale_reads_ok
+    def get(self, request: Request, user_id: str) -> Response:
+        player_id = user_id_from_path(user_id)
+        standing = selectors.get_player_rank(user_id=player_id)
+        if standing is None:
+            if selectors.get_visible_player(user_id=player_id) is None:
+                raise PlayerNotFound(f"No player with id {player_id}.")
+            raise NotRanked(f"Player {player_id} has no score on this board yet.")
+        return Response(RANK_OUTPUT.to_representation(standing))
