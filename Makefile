@@ -27,7 +27,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 
 run: $(VENV)/.runtime  ## Serve LeaderForge on http://127.0.0.1:$(PORT) with demo data (SQLite, no servers needed)
 	$(PY) manage.py migrate --no-input
-	$(PY) manage.py seed --users 10000 --sessions 50000 --if-empty
+	$(PY) manage.py seed --users 10000 --sessions 50000 --demo-boards --follows 5 --if-empty
 	$(PY) manage.py demo_api_key --base-url http://127.0.0.1:$(PORT)
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 

@@ -5,11 +5,11 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db.models import Count, Max, Min, Sum
+from django.db.models import Count, F, Max, Min, Sum
 
-from leaderboard import selectors
+from leaderboard import selectors, services
 from leaderboard.models import Board, GameSession, LeaderboardEntry
-from users.models import User
+from users.models import Follow, User
 
 pytestmark = pytest.mark.django_db
 
@@ -126,3 +126,17 @@ def test_seeded_players_carry_their_username_skeleton() -> None:
     rows = list(User.objects.values_list("username", "username_skeleton"))
     assert len(rows) == 20
     assert all(key == skeleton(name) for name, key in rows)
+
+
+def test_demo_boards_and_follows_are_seeded_as_the_live_rules_would_make_them() -> None:
+    seed("--users", "60", "--sessions", "400", "--demo-boards", "--follows", "3")
+
+    slugs = set(Board.objects.values_list("slug", flat=True))
+    assert {"global", "solo", "weekly-best", "daily-lowest"} <= slugs
+    assert Follow.objects.count() == 60 * 3
+    assert not Follow.objects.filter(follower=F("followed")).exists()
+    # A recount from the session log changes nothing: the bulk load made exactly those entries.
+    for board in selectors.list_boards():
+        assert services.rebuild_board(board=board) == 0, board.slug
+    daily = Board.objects.get(slug="daily-lowest")
+    assert LeaderboardEntry.objects.filter(board=daily).values("period").distinct().count() > 1

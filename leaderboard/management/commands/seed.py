@@ -22,7 +22,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from leaderboard import entries, selectors, services
-from leaderboard.models import GameSession
+from leaderboard.models import Board, GameSession
 from users.usernames import skeleton
 
 GAME_MODES = ("solo", "team")
@@ -36,6 +36,27 @@ USER_COLUMNS = (
 SESSION_COLUMNS = "id, user_id, score, game_mode, played_at, is_void"
 # Tables whose secondary indexes and foreign keys are set aside during a PostgreSQL bulk load.
 BULK_TABLES = ("users", "game_session", "leaderboard")
+# --follows gives friends to this many players at most: enough for a demo and for benchmarks.
+FOLLOWING_PLAYERS = 10_000
+# Boards of every kind, so a first run shows each feature; a solo submit feeds all four with "global".
+DEMO_BOARDS = (
+    {"slug": "solo", "name": "Solo, all time", "game_mode": "solo"},
+    {
+        "slug": "weekly-best",
+        "name": "Weekly best game",
+        "aggregation": "best",
+        "window": "weekly",
+        "time_zone": "Europe/Paris",
+    },
+    {
+        "slug": "daily-lowest",
+        "name": "Daily lowest game (lower is better)",
+        "aggregation": "best",
+        "order": "lower",
+        "window": "daily",
+        "time_zone": "America/New_York",
+    },
+)
 
 
 class Command(BaseCommand):
@@ -53,6 +74,17 @@ class Command(BaseCommand):
         )
         parser.add_argument("--reset", action="store_true", help="wipe players, sessions and entries first")
         parser.add_argument("--if-empty", action="store_true", help="do nothing if players already exist")
+        parser.add_argument(
+            "--demo-boards",
+            action="store_true",
+            help="also create boards of every kind (one mode, weekly best, daily lower-is-better)",
+        )
+        parser.add_argument(
+            "--follows",
+            type=int,
+            default=0,
+            help=f"each of the first {FOLLOWING_PLAYERS:,} players follows this many others",
+        )
         parser.add_argument(
             "--keep-indexes",
             action="store_true",
@@ -81,6 +113,9 @@ class Command(BaseCommand):
                 )
 
         generator = DataGenerator(seed=options["seed"], n_users=n_users, n_sessions=n_sessions, until=until)
+        if options["demo_boards"]:
+            with self.phase("boards"):
+                _create_demo_boards()
         postgres = connection.vendor == "postgresql"
         # VACUUM cannot run inside a transaction (as under a test); ANALYZE alone then.
         vacuum = postgres and not connection.in_atomic_block
@@ -96,6 +131,9 @@ class Command(BaseCommand):
                 )
             else:
                 self._load_sqlite(generator, first_user_id, first_session_id)
+            if options["follows"]:
+                with self.phase("follows"):
+                    _insert_follows(generator.follows(first_user_id, options["follows"]))
         if vacuum:
             # Marks the fresh pages all-visible, so counts and listings can be index-only scans.
             with self.phase("vacuum"), connection.cursor() as cursor:
@@ -297,6 +335,20 @@ class DataGenerator:
                 for _ in range(size)
             ]
 
+    def follows(self, first_user_id: int, per_player: int) -> list[tuple[int, int]]:
+        """(follower, followed) pairs: each of the first players follows `per_player` distinct others."""
+        rng = random.Random(self.seed + 1)
+        per_player = min(per_player, self.n_users - 1)
+        pairs = []
+        for follower in range(min(self.n_users, FOLLOWING_PLAYERS)):
+            others = set()
+            while len(others) < per_player:
+                other = rng.randrange(self.n_users)
+                if other != follower:
+                    others.add(other)
+            pairs += [(first_user_id + follower, first_user_id + other) for other in sorted(others)]
+        return pairs
+
     def user_chunks(self, first_user_id: int) -> Iterator[tuple[str, int]]:
         """COPY text chunks of players, with their row counts."""
         joined = self.window_start.strftime("%Y-%m-%d %H:%M:%S+00")
@@ -343,6 +395,23 @@ class DataGenerator:
             yield rows
 
 
+def _create_demo_boards() -> None:
+    for definition in DEMO_BOARDS:
+        if not Board.objects.filter(slug=definition["slug"]).exists():
+            services.create_board(**definition)  # type: ignore[arg-type]
+    selectors.forget_rarely_changing()
+
+
+def _insert_follows(pairs: list[tuple[int, int]]) -> None:
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        for start in range(0, len(pairs), CHUNK_ROWS):
+            cursor.executemany(
+                "INSERT INTO follow (follower_id, followed_id, created_at) VALUES (%s, %s, %s)",
+                [(follower, followed, now) for follower, followed in pairs[start : start + CHUNK_ROWS]],
+            )
+
+
 def _count_players() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM users WHERE NOT is_staff AND NOT is_superuser")
@@ -365,7 +434,7 @@ def _wipe_postgresql() -> None:
     """Remove players, sessions and entries; moderators (staff) stay."""
     with connection.cursor() as cursor:
         # CASCADE also empties whatever records refer to the wiped sessions and entries.
-        cursor.execute("TRUNCATE game_session, leaderboard CASCADE")
+        cursor.execute("TRUNCATE game_session, leaderboard, follow CASCADE")
         cursor.execute("SELECT EXISTS (SELECT 1 FROM users WHERE is_staff OR is_superuser)")
         if cursor.fetchone()[0]:
             cursor.execute("DELETE FROM users WHERE NOT is_staff AND NOT is_superuser")
@@ -379,6 +448,7 @@ def _wipe_postgresql() -> None:
 def _wipe_sqlite() -> None:
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM leaderboard")
+        cursor.execute("DELETE FROM follow")
         cursor.execute("DELETE FROM game_session")
         cursor.execute("DELETE FROM users WHERE NOT is_staff AND NOT is_superuser")
 
