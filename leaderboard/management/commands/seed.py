@@ -341,7 +341,7 @@ class DataGenerator:
         per_player = min(per_player, self.n_users - 1)
         pairs = []
         for follower in range(min(self.n_users, FOLLOWING_PLAYERS)):
-            others = set()
+            others: set[int] = set()
             while len(others) < per_player:
                 other = rng.randrange(self.n_users)
                 if other != follower:
