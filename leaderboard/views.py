@@ -1,4 +1,5 @@
-"""HTML pages: the live leaderboard, player search and player pages, and the staff dashboard.
+"""HTML pages: the live leaderboard of any board and period, player search and player pages,
+and the staff dashboard.
 
 An htmx request gets the fragment it asked for; a full request gets the page around it.
 """
@@ -18,7 +19,9 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from leaderboard import charts, live_metrics, ranking, selectors
+from leaderboard.boards import BoardRef
 from leaderboard.db_router import stale_reads_ok
+from leaderboard.errors import InvalidPeriodParameter
 from leaderboard.page_limits import limit_page_reads
 
 
@@ -28,6 +31,7 @@ class HtmxHttpRequest(HttpRequest):
 
 TOP_SIZES = (10, 25, 50, 100)
 SESSIONS_PER_PAGE = 20
+AROUND_COUNT = 3  # players shown above and below the player on their page
 # "user_id:rank" pairs of the rows a page shows, sent back on each poll (N <= 100).
 _SNAPSHOT_PAIR = re.compile(r"^(\d{1,19}):(\d{1,9})$")
 
@@ -81,25 +85,67 @@ def _top_size(value: str | None) -> int:
     return size if size in TOP_SIZES else TOP_SIZES[0]
 
 
+def _board_or_404(slug: str | None) -> BoardRef:
+    """The board a `?board=` parameter names (the default board when it is absent)."""
+    if not slug:
+        return selectors.get_default_board_ref()
+    board = selectors.get_board(slug=slug)
+    if board is None:
+        raise Http404("No such board.")
+    return board
+
+
+def _board_choices(board: BoardRef) -> list[BoardRef]:
+    """The boards to switch between: the active ones, and a retired one while its archive is shown."""
+    boards = selectors.list_active_boards()
+    return boards if board in boards else [*boards, board]
+
+
+def _bad_request(request: HttpRequest, message: str) -> HttpResponse:
+    return render(request, "400.html", {"message": message}, status=400)
+
+
+def _wants_fragment(request: HtmxHttpRequest) -> bool:
+    # htmx re-fetches a pushed URL it has no snapshot of with HX-Request set: that needs the page.
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
 @require_GET
-@vary_on_headers("HX-Request")
+@vary_on_headers("HX-Request", "HX-History-Restore-Request")
 @limit_page_reads
 @stale_reads_ok
 def home(request: HtmxHttpRequest) -> HttpResponse:
+    board = _board_or_404(request.GET.get("board"))
+    asked = request.GET.get("period") or selectors.CURRENT
+    now = timezone.now()
+    try:
+        board_period = selectors.resolve_period(board=board, period=asked, now=now)
+    except InvalidPeriodParameter as exc:
+        return _bad_request(request, exc.message)
+    period = selectors.describe_period(board=board, board_period=board_period, now=now)
+    # "current" follows the board into its next period at a reset; a named period stays put.
+    period_param = selectors.CURRENT if asked == selectors.CURRENT else period.key
     size = _top_size(request.GET.get("n"))
-    top = selectors.get_top(limit=size)
+    top = selectors.get_top(limit=size, board_period=board_period)
     snapshot = ",".join(f"{row.user_id}:{row.rank}" for row in top.rows)
-    context = {
-        "board": selectors.get_default_board_ref(),
+    poll = {"n": size, "prev": snapshot, "board": board.slug, "period": period_param}
+    context: dict[str, object] = {
+        "board": board,
+        "period": period,
+        "period_param": period_param,
+        "current_key": board.period_key_at(now),
         "size": size,
         "sizes": TOP_SIZES,
         "rows": rank_changes(top.rows, parse_snapshot(request.GET.get("prev", ""))),
         "total_players": top.total_players,
-        "poll_vals": json.dumps({"n": size, "prev": snapshot}),
-        "updated_at": timezone.now(),
+        # Final standings do not change: a past period is not polled.
+        "poll_vals": json.dumps(poll) if period.is_current else "",
+        "now": now,
+        "updated_at": now,
     }
-    if request.htmx:
+    if _wants_fragment(request):
         return render(request, "leaderboard/_top_table.html", context)
+    context["boards"] = _board_choices(board)
     return render(request, "leaderboard/home.html", context)
 
 
@@ -132,6 +178,15 @@ def player_detail(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
     sessions = Paginator(selectors.list_counted_sessions(user_id=player.pk), SESSIONS_PER_PAGE)
     context["sessions"] = sessions.get_page(request.GET.get("page"))
     context["chart"] = charts.score_history_chart(selectors.get_score_history(user_id=player.pk))
+    context["standings"] = selectors.list_standings(user_id=player.pk)
+    around_board = _board_or_404(request.GET.get("board"))
+    around_period = selectors.resolve_period(board=around_board)
+    context["around_board"] = around_board
+    context["around_period"] = around_period
+    context["around"] = selectors.get_around(
+        board_period=around_period, user_id=player.pk, count=AROUND_COUNT
+    )
+    context["boards"] = _board_choices(around_board)
     return render(request, "leaderboard/player.html", context)
 
 
