@@ -96,6 +96,8 @@ SCENARIO_LIST = (
     Scenario("top", "top (cached)", "top", reads_top=True),
     Scenario("submit", "submit, one board", "submit", writes=True),
     Scenario("submit4", "submit, four boards", "submit", writes=True),
+    Scenario("rank_weekly", "rank, weekly board", "board_rank"),
+    Scenario("around_weekly", "around-me k=5, weekly board", "board_around"),
     Scenario("batch", f"batch submit x{BATCH_SIZE}", "batch", writes=True, items_per_request=BATCH_SIZE),
     Scenario("mix", "mix 70/20/10", "mix", writes=True, reads_top=True),
 )
@@ -243,7 +245,7 @@ def global_board_id(conn: psycopg.Connection[Any]) -> int:
 @dataclass
 class WriteSnapshot:
     last_session_id: int
-    board_totals: dict[int, int]
+    board_totals: dict[int, tuple[int, int]]  # per active board: sum of values, sum of session counts
 
 
 def snapshot_writes(url: str) -> WriteSnapshot:
@@ -251,55 +253,124 @@ def snapshot_writes(url: str) -> WriteSnapshot:
         # One statement, one snapshot.
         rows = conn.execute(
             "SELECT (SELECT COALESCE(MAX(id), 0) FROM game_session), b.id,"
-            " (SELECT COALESCE(SUM(total_score), 0) FROM leaderboard e WHERE e.board_id = b.id)"
+            " (SELECT COALESCE(SUM(total_score), 0) FROM leaderboard e WHERE e.board_id = b.id),"
+            " (SELECT COALESCE(SUM(session_count), 0) FROM leaderboard e WHERE e.board_id = b.id)"
             " FROM leaderboard_board b WHERE b.is_active"
         ).fetchall()
     if not rows:
         raise SystemExit("The bench database has no active board; was it migrated?")
-    return WriteSnapshot(last_session_id=int(rows[0][0]), board_totals={int(r[1]): int(r[2]) for r in rows})
+    return WriteSnapshot(
+        last_session_id=int(rows[0][0]), board_totals={int(r[1]): (int(r[2]), int(r[3])) for r in rows}
+    )
+
+
+# The session that holds a best or latest board's value, first in this order.
+VALUE_SESSION_ORDER = {
+    ("best", "higher"): "s.score DESC, s.played_at, s.id",
+    ("best", "lower"): "s.score ASC, s.played_at, s.id",
+    ("latest", "higher"): "s.played_at DESC, s.id DESC",
+    ("latest", "lower"): "s.played_at DESC, s.id DESC",
+}
+_COUNTED = "NOT s.is_void AND NOT u.is_hidden AND (%(mode)s = '' OR s.game_mode = %(mode)s)"
 
 
 def check_writes(url: str, before: WriteSnapshot) -> dict[str, Any]:
-    """Per active board: the points of the sessions created since `before` that count towards it (not
-    void, of a visible player, of the board's game mode unless it takes every mode) against the growth
-    of the board's totals. `ok` when every board grew by exactly its points."""
-    with connect(url) as conn:
-        # One statement, one snapshot: both sides see the same committed submits.
-        rows = conn.execute(
-            "WITH new AS (SELECT s.score, s.game_mode FROM game_session s JOIN users u ON u.id = s.user_id"
-            "  WHERE s.id > %(last)s AND NOT s.is_void AND NOT u.is_hidden)"
-            " SELECT b.id, b.slug, (SELECT COUNT(*) FROM new),"
-            "  (SELECT COALESCE(SUM(score), 0) FROM new WHERE b.game_mode = '' OR new.game_mode = b.game_mode),"
-            "  (SELECT COALESCE(SUM(total_score), 0) FROM leaderboard e WHERE e.board_id = b.id)"
-            " FROM leaderboard_board b WHERE b.is_active ORDER BY b.id",
-            {"last": before.last_session_id},
-        ).fetchall()
+    """Per active board, for the sessions created since `before` that count towards it (not void, of a
+    visible player, of the board's game mode unless it takes every mode): the board's session counts
+    grew by exactly their number, a sum board's totals by exactly their points, and on a best or
+    latest board every entry they touched holds the value its period's sessions give. `ok` when all hold."""
     boards = []
-    for board_id, slug, _, points, total in rows:
-        if int(board_id) in before.board_totals:
-            growth = int(total) - before.board_totals[int(board_id)]
-            boards.append(
-                {"board": slug, "points": int(points), "board_growth": growth, "ok": int(points) == growth}
-            )
-    sessions = int(rows[0][2]) if rows else 0
+    with connect(url) as conn, conn.transaction():
+        # One snapshot for every statement: both sides see the same committed submits.
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        definitions = conn.execute(
+            'SELECT id, slug, game_mode, aggregation, "order", "window", time_zone, week_start'
+            " FROM leaderboard_board WHERE is_active ORDER BY id"
+        ).fetchall()
+        for board_id, slug, mode, aggregation, order, window, time_zone, week_start in definitions:
+            if int(board_id) not in before.board_totals:
+                continue
+            params = {"last": before.last_session_id, "mode": mode, "board": board_id}
+            row = conn.execute(
+                "SELECT (SELECT COUNT(*) FROM game_session s JOIN users u ON u.id = s.user_id"
+                f"   WHERE s.id > %(last)s AND {_COUNTED}),"
+                " (SELECT COALESCE(SUM(s.score), 0) FROM game_session s JOIN users u ON u.id = s.user_id"
+                f"   WHERE s.id > %(last)s AND {_COUNTED}),"
+                " (SELECT COALESCE(SUM(total_score), 0) FROM leaderboard WHERE board_id = %(board)s),"
+                " (SELECT COALESCE(SUM(session_count), 0) FROM leaderboard WHERE board_id = %(board)s)",
+                params,
+            ).fetchone()
+            assert row is not None
+            count, points, total, sessions = row
+            value_before, sessions_before = before.board_totals[int(board_id)]
+            check: dict[str, Any] = {
+                "board": slug,
+                "sessions": int(count),
+                "session_count_growth": int(sessions) - sessions_before,
+            }
+            ok = check["sessions"] == check["session_count_growth"]
+            if aggregation == "sum":
+                check.update(points=int(points), board_growth=int(total) - value_before)
+                ok = ok and check["points"] == check["board_growth"]
+            else:
+                check["entries_differing"] = _differing_values(
+                    conn, params, VALUE_SESSION_ORDER[(aggregation, order)], window, time_zone, week_start
+                )
+                ok = ok and check["entries_differing"] == 0
+            boards.append({**check, "ok": ok})
     return {
-        "sessions": sessions,
-        "points": max((b["points"] for b in boards), default=0),
+        "sessions": max((b["sessions"] for b in boards), default=0),
+        "points": max((b.get("points", 0) for b in boards), default=0),
         "boards": boards,
         "ok": bool(boards) and all(b["ok"] for b in boards),
     }
 
 
+def _differing_values(
+    conn: psycopg.Connection[Any],
+    params: dict[str, Any],
+    order: str,
+    window: str,
+    time_zone: str,
+    week_start: int,
+) -> int:
+    """Entries of players with new sessions, in those sessions' periods, whose value is not the one
+    their period's counted sessions give."""
+    from leaderboard.periods import period_sql
+
+    def period(column: str) -> str:
+        return period_sql(window=window, time_zone_param="%(tz)s", week_start_param="%(ws)s", column=column)
+
+    row = conn.execute(
+        "WITH touched AS (SELECT DISTINCT s.user_id, " + period("s.played_at") + " AS period"
+        f"  FROM game_session s JOIN users u ON u.id = s.user_id WHERE s.id > %(last)s AND {_COUNTED}),"
+        " expected AS (SELECT t.user_id, t.period, (SELECT s.score FROM game_session s"
+        "   JOIN users u ON u.id = s.user_id"
+        f"   WHERE s.user_id = t.user_id AND {_COUNTED} AND " + period("s.played_at") + " = t.period"
+        f"   ORDER BY {order} LIMIT 1) AS value FROM touched t)"
+        " SELECT COUNT(*) FROM expected x LEFT JOIN leaderboard e"
+        "  ON e.board_id = %(board)s AND e.period = x.period AND e.user_id = x.user_id"
+        " WHERE e.total_score IS DISTINCT FROM x.value",
+        {**params, "tz": time_zone, "ws": week_start},
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 @dataclass(frozen=True)
 class Boards:
-    """How many active boards a submit feeds: with the API's default game mode, and at most (and how)."""
+    """How many active boards a submit feeds: at least (with which game mode) and at most (and how)."""
 
-    default_feeds: int
+    fewest_feeds: int
+    fewest_mode: str
     most_feeds: int
     most_mode: str
 
 
-def read_boards(url: str, default_mode: str = "solo") -> Boards:
+# The seed's game modes: a submit of one of them feeds the boards of every mode and of its own.
+SEEDED_MODES = ("solo", "team")
+
+
+def read_boards(url: str) -> Boards:
     with connect(url) as conn:
         rows = conn.execute("SELECT game_mode FROM leaderboard_board WHERE is_active").fetchall()
     modes = [str(r[0]) for r in rows]
@@ -308,9 +379,31 @@ def read_boards(url: str, default_mode: str = "solo") -> Boards:
     def feeds(mode: str) -> int:
         return every + sum(1 for m in modes if m == mode)
 
-    candidates = {m for m in modes if m} | {default_mode}
-    most_mode = max(sorted(candidates), key=feeds)
-    return Boards(default_feeds=feeds(default_mode), most_feeds=feeds(most_mode), most_mode=most_mode)
+    candidates = sorted({m for m in modes if m} | set(SEEDED_MODES))
+    fewest, most = min(candidates, key=feeds), max(candidates, key=feeds)
+    return Boards(fewest_feeds=feeds(fewest), fewest_mode=fewest, most_feeds=feeds(most), most_mode=most)
+
+
+# The windowed board the rank and around-me scenarios read (one of the seed's demo boards).
+WINDOWED_BOARD = "weekly-best"
+
+
+def read_period_players(url: str, slug: str) -> tuple[str, list[int]]:
+    """The players ranked in the current period of a board (the one read now), and its key."""
+    with connect(url) as conn:
+        row = conn.execute(
+            "SELECT e.period FROM leaderboard e JOIN leaderboard_board b ON b.id = e.board_id"
+            " WHERE b.slug = %s ORDER BY e.period DESC LIMIT 1",
+            [slug],
+        ).fetchone()
+        if row is None:
+            return "", []
+        ids = conn.execute(
+            "SELECT e.user_id FROM leaderboard e JOIN leaderboard_board b ON b.id = e.board_id"
+            " WHERE b.slug = %s AND e.period = %s",
+            [slug, row[0]],
+        ).fetchall()
+    return str(row[0]), [int(r[0]) for r in ids]
 
 
 def process_cpu(pid: int) -> tuple[int, float] | None:
@@ -407,6 +500,7 @@ class Target:
     redis_url: str
     players: int
     sessions: int
+    boards: bool = True  # the seed's demo boards besides the global one
     namespace: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -474,11 +568,14 @@ def prepare(target: Target, secret_key: str) -> set[str]:
     name = database_name(target.database_url)
     if players == target.players and sessions >= target.sessions:
         log(f"{name} holds {players:,} players and {sessions:,} sessions: not reseeded")
+        if target.boards and "rebuild_board" in commands:
+            add_demo_boards(target, secret_key)
         if "rebuild_rank_index" in commands:
             log(f"rebuilding the rank index of {name}")
             manage(target, secret_key, "rebuild_rank_index")
     else:
         log(f"seeding {name}: {target.players:,} players, {target.sessions:,} sessions")
+        boards = ["--demo-boards", "--follows", "5"] if target.boards and "rebuild_board" in commands else []
         manage(
             target,
             secret_key,
@@ -487,9 +584,31 @@ def prepare(target: Target, secret_key: str) -> set[str]:
             str(target.players),
             "--sessions",
             str(target.sessions),
+            *boards,
             "--reset",
         )
     return commands
+
+
+def add_demo_boards(target: Target, secret_key: str) -> None:
+    """Boards the seed would have made, created now and backfilled: the backfill at this size, timed."""
+    created = manage(
+        target,
+        secret_key,
+        "shell",
+        "-c",
+        "from leaderboard.management.commands import seed\n"
+        "from leaderboard.models import Board\n"
+        "missing = [b['slug'] for b in seed.DEMO_BOARDS if not Board.objects.filter(slug=b['slug']).exists()]\n"
+        "seed.create_demo_boards()\n"
+        "print(' '.join(missing))",
+        capture=True,
+    ).split()
+    for slug in created:
+        log(f"backfilling the new board {slug} from the session log")
+        started = time.monotonic()
+        manage(target, secret_key, "rebuild_board", slug, "--batch", "5000")
+        log(f"{slug} backfilled in {time.monotonic() - started:.0f} s")
 
 
 def create_api_key(target: Target, secret_key: str, commands: set[str]) -> str:
@@ -835,8 +954,10 @@ def plan_scenarios(
     names = ["bare", *(n for n in CHOOSABLE if n in args.scenarios)]
     extra: dict[str, dict[str, str]] = {"batch": {"BENCH_BATCH_SIZE": str(BATCH_SIZE)}}
     unavailable: dict[str, str] = {}
-    if boards.default_feeds != 1:
-        unavailable["submit"] = f"n/a (a default submit feeds {boards.default_feeds} boards)"
+    if boards.fewest_feeds != 1:
+        unavailable["submit"] = f"n/a (every submit feeds at least {boards.fewest_feeds} boards)"
+    else:
+        extra["submit"] = {"BENCH_GAME_MODE": boards.fewest_mode}
     if "submit4" in names:
         if boards.most_feeds >= 4:
             extra["submit4"] = {"BENCH_GAME_MODE": boards.most_mode}
@@ -861,9 +982,21 @@ def run_scenarios(
     log(f"serving with {describe(serving)}")
     boards = read_boards(main.database_url)
     names, extra, unavailable = plan_scenarios(args, boards)
-    labels = {"submit": f"submit, {boards.default_feeds} boards"} if boards.default_feeds != 1 else {}
+    labels = {"submit": f"submit, {boards.fewest_feeds} board ({boards.fewest_mode})"}
     if "submit4" in extra:
         labels["submit4"] = f"submit, {boards.most_feeds} boards ({boards.most_mode})"
+    period, in_period = read_period_players(main.database_url, WINDOWED_BOARD)
+    for name in ("rank_weekly", "around_weekly"):
+        if name not in names:
+            continue
+        if not in_period:
+            names.remove(name)
+            unavailable[name] = f"n/a (no {WINDOWED_BOARD} board with players)"
+            continue
+        ids_file = run_dir / "period-players.txt"
+        ids_file.write_text("".join(f"{i}\n" for i in in_period))
+        extra[name] = {"BENCH_BOARD": WINDOWED_BOARD, "BENCH_IDS_FILE": str(ids_file)}
+        labels[name] = f"{SCENARIOS[name].label} ({period}: {len(in_period):,} players)"
 
     results: list[ScenarioResult] = []
     rates: list[RateResult] = []
@@ -909,6 +1042,7 @@ def run_scenarios(
                 args.redis_url,
                 n_players,
                 n_sessions,
+                boards=False,
             )
             small_commands = prepare(small, secret_key)
             small_runner = Runner(
@@ -990,7 +1124,7 @@ def compare_target(args: argparse.Namespace) -> tuple[Target, str]:
     for suffix, n_players, n_sessions in SCALES:
         if n_players == args.compare_players:
             url = with_database(args.database_url, f"{database_name(args.database_url)}_{suffix}")
-            return Target(url, args.redis_url, n_players, n_sessions), suffix
+            return Target(url, args.redis_url, n_players, n_sessions, boards=False), suffix
     sizes = ", ".join(str(n) for _, n, _ in SCALES)
     raise SystemExit(f"--compare-players must be {sizes} or {args.players}.")
 

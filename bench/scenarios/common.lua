@@ -1,7 +1,8 @@
 -- Shared by every scenario: random players, per-thread status counts, and a JSON report from done().
 -- Settings come from the environment: BENCH_MIN_ID/BENCH_MAX_ID (player ids to draw from),
 -- BENCH_SKIP_IDS (a file of ids to never draw: players without a rank), BENCH_API_KEY, and
--- BENCH_GAME_MODE (the game mode of submits; empty: the API's default) and BENCH_BATCH_SIZE.
+-- BENCH_GAME_MODE (the game mode of submits; empty: the API's default) and BENCH_BATCH_SIZE;
+-- BENCH_BOARD (a board's slug) and BENCH_IDS_FILE (a file of the ids to draw from: players on that board).
 
 local threads = {}
 
@@ -19,6 +20,14 @@ function init(args)
   api_key = os.getenv("BENCH_API_KEY") or ""
   game_mode = os.getenv("BENCH_GAME_MODE") or ""
   batch_size = tonumber(os.getenv("BENCH_BATCH_SIZE") or "100")
+  board = os.getenv("BENCH_BOARD") or "global"
+  ids = {}
+  local ids_file = os.getenv("BENCH_IDS_FILE") or ""
+  if ids_file ~= "" then
+    for line in io.lines(ids_file) do
+      table.insert(ids, tonumber(line))
+    end
+  end
   skip = {}
   local skip_file = os.getenv("BENCH_SKIP_IDS") or ""
   if skip_file ~= "" then
@@ -31,6 +40,9 @@ function init(args)
 end
 
 function random_player()
+  if #ids > 0 then
+    return ids[math.random(1, #ids)]
+  end
   local id = math.random(min_id, max_id)
   while skip[id] do
     id = math.random(min_id, max_id)
@@ -40,6 +52,14 @@ end
 
 function rank_request()
   return wrk.format("GET", "/api/leaderboard/rank/" .. random_player())
+end
+
+function board_rank_request()
+  return wrk.format("GET", "/api/v1/boards/" .. board .. "/players/" .. random_player())
+end
+
+function board_around_request()
+  return wrk.format("GET", "/api/v1/boards/" .. board .. "/players/" .. random_player() .. "/around?k=5")
 end
 
 function top_request()

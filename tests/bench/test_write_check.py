@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from bench.run import check_writes, read_boards, snapshot_writes
-from leaderboard import selectors
+from leaderboard import selectors, services
 from leaderboard.models import Board, LeaderboardEntry
 from tests.factories import make_player, submit
 
@@ -62,7 +62,7 @@ def test_a_point_counted_twice_on_any_board_is_a_mismatch(database_url: str) -> 
 
 
 def test_boards_fed_by_a_submit_are_counted_per_game_mode(database_url: str) -> None:
-    assert read_boards(database_url).default_feeds == 1
+    assert read_boards(database_url).fewest_feeds == 1
     assert read_boards(database_url).most_feeds == 1
 
     duel_board()
@@ -72,5 +72,42 @@ def test_boards_fed_by_a_submit_are_counted_per_game_mode(database_url: str) -> 
     Board.objects.create(slug="old-duel", name="Old", game_mode="duel", is_active=False)
 
     boards = read_boards(database_url)
-    assert boards.default_feeds == 2  # global and everything
+    assert (boards.fewest_feeds, boards.fewest_mode) == (2, "solo")  # global and everything
     assert (boards.most_feeds, boards.most_mode) == (5, "duel")
+
+
+def test_best_and_latest_boards_are_checked_against_their_periods_sessions(database_url: str) -> None:
+    services.create_board(slug="weekly-best", name="Weekly best", aggregation="best", window="weekly")
+    services.create_board(
+        slug="daily-latest-low",
+        name="Daily latest",
+        aggregation="latest",
+        order="lower",
+        window="daily",
+        time_zone="America/New_York",
+    )
+    selectors.forget_rarely_changing()
+    alice, bob = make_player(), make_player()
+    submit(alice, 50)
+    before = snapshot_writes(database_url)
+    submit(alice, 20)
+    submit(bob, 70)
+    submit(bob, 10)
+
+    check = check_writes(database_url, before)
+    assert check["ok"], check
+    assert {b["board"]: b["sessions"] for b in check["boards"]} == {
+        "global": 3,
+        "weekly-best": 3,
+        "daily-latest-low": 3,
+    }
+
+    # A best entry that lost its value, and a session counted twice on a latest board.
+    best = Board.objects.get(slug="weekly-best")
+    LeaderboardEntry.objects.filter(board=best, user=bob).update(total_score=10)
+    LeaderboardEntry.objects.filter(board__slug="daily-latest-low", user=alice).update(session_count=3)
+
+    results = {b["board"]: b for b in check_writes(database_url, before)["boards"]}
+    assert results["weekly-best"]["entries_differing"] == 1 and not results["weekly-best"]["ok"]
+    assert results["daily-latest-low"]["session_count_growth"] == 4 and not results["daily-latest-low"]["ok"]
+    assert results["global"]["ok"]

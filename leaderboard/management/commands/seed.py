@@ -38,19 +38,22 @@ SESSION_COLUMNS = "id, user_id, score, game_mode, played_at, is_void"
 BULK_TABLES = ("users", "game_session", "leaderboard")
 # --follows gives friends to this many players at most: enough for a demo and for benchmarks.
 FOLLOWING_PLAYERS = 10_000
-# Boards of every kind, so a first run shows each feature; a solo submit feeds all four with "global".
+# Boards of every kind, so a first run shows each feature: a solo submit feeds all four with "global",
+# a team submit only "global".
 DEMO_BOARDS = (
     {"slug": "solo", "name": "Solo, all time", "game_mode": "solo"},
     {
         "slug": "weekly-best",
-        "name": "Weekly best game",
+        "name": "Solo weekly best game",
+        "game_mode": "solo",
         "aggregation": "best",
         "window": "weekly",
         "time_zone": "Europe/Paris",
     },
     {
         "slug": "daily-lowest",
-        "name": "Daily lowest game (lower is better)",
+        "name": "Solo daily lowest game (lower is better)",
+        "game_mode": "solo",
         "aggregation": "best",
         "order": "lower",
         "window": "daily",
@@ -115,7 +118,7 @@ class Command(BaseCommand):
         generator = DataGenerator(seed=options["seed"], n_users=n_users, n_sessions=n_sessions, until=until)
         if options["demo_boards"]:
             with self.phase("boards"):
-                _create_demo_boards()
+                create_demo_boards()
         postgres = connection.vendor == "postgresql"
         # VACUUM cannot run inside a transaction (as under a test); ANALYZE alone then.
         vacuum = postgres and not connection.in_atomic_block
@@ -395,7 +398,7 @@ class DataGenerator:
             yield rows
 
 
-def _create_demo_boards() -> None:
+def create_demo_boards() -> None:
     for definition in DEMO_BOARDS:
         if not Board.objects.filter(slug=definition["slug"]).exists():
             services.create_board(**definition)  # type: ignore[arg-type]
