@@ -11,9 +11,9 @@ What an entry holds, on each kind of board:
 - latest: the score of the newest session (by time played, then id); reached when it was played.
 Ties in a listing go to whoever reached the value first.
 
-`apply_session` adds one session to all its entries in one statement (the live path); `fold` computes
-entries from a player's whole session list (recounts, backfills, the seed) and `write_recount` stores
-them. Both run under the player's row lock (`services.scores.lock_player`); nothing here publishes to
+`fold` computes entries from sessions: a whole session list (recounts, backfills, the seed; stored by
+`write_recount`), or just the new ones, which `merge_entries` merges into the stored entries in one
+statement (the live path, one submit or a batch). Both run under the player's row lock (`services.scores.lock_player`); nothing here publishes to
 the rank index.
 """
 
@@ -33,6 +33,7 @@ from leaderboard.models import GameSession
 @dataclass(frozen=True)
 class EntryTotals:
     board_period: BoardPeriod
+    user_id: int
     total_score: int  # the board's value
     rank_value: int
     session_count: int
@@ -81,109 +82,95 @@ def load_counted_sessions(
     return [CountedSession(*row) for row in rows]
 
 
-# --- the live path: one session into every entry it feeds ---------------------
+# --- the live path: new sessions merged into the entries they feed --------------
 
-# One row per board period the session counts on. The player's lock makes the read of the current
-# entries and the write one step: no other change of theirs can commit in between.
-_APPLY_SESSION_SQL = """
-WITH target (board_id, period, aggregation, lower_first) AS (VALUES {targets}),
-current_entry AS (
-    SELECT t.board_id, t.period, t.aggregation, t.lower_first,
-           c.total_score AS value, c.session_count AS sessions, c.last_updated AS reached,
-           c.value_session_id AS value_session, c.version AS version
-    FROM target t LEFT JOIN leaderboard c
-        ON c.board_id = t.board_id AND c.period = t.period AND c.user_id = %(user_id)s
-),
-decided AS (
-    SELECT *, CASE
-        WHEN value IS NULL THEN 1
-        WHEN aggregation = 'best' THEN CASE
-            WHEN (lower_first = 1 AND %(score)s < value) OR (lower_first = 0 AND %(score)s > value) THEN 1
-            WHEN %(score)s = value AND (%(played_at)s < reached
-                OR (%(played_at)s = reached AND %(session_id)s < value_session)) THEN 1
-            ELSE 0 END
-        WHEN aggregation = 'latest' THEN CASE
-            WHEN %(played_at)s > reached OR (%(played_at)s = reached AND %(session_id)s > value_session) THEN 1
-            ELSE 0 END
-        ELSE 0 END AS replaces
-    FROM current_entry
-),
-next_entry AS (
-    SELECT board_id, period, lower_first,
-        CASE WHEN aggregation = 'sum' THEN COALESCE(value, 0) + %(score)s
-             WHEN replaces = 1 THEN %(score)s ELSE value END AS value,
-        COALESCE(sessions, 0) + 1 AS sessions,
-        CASE WHEN aggregation <> 'sum' THEN CASE WHEN replaces = 1 THEN %(played_at)s ELSE reached END
-             WHEN value IS NULL THEN %(played_at)s
-             WHEN %(score)s > 0 THEN CASE WHEN value = 0 OR %(played_at)s > reached
-                                          THEN %(played_at)s ELSE reached END
-             WHEN value = 0 AND %(played_at)s < reached THEN %(played_at)s
-             ELSE reached END AS reached,
-        CASE WHEN aggregation = 'sum' THEN NULL
-             WHEN replaces = 1 THEN %(session_id)s ELSE value_session END AS value_session,
-        CASE WHEN version IS NOT NULL AND version + 1 > %(version)s THEN version + 1
-             ELSE %(version)s END AS version
-    FROM decided
-)
-INSERT INTO leaderboard
-    (board_id, period, user_id, username, total_score, rank_value, session_count, last_updated,
-     value_session_id, version)
-SELECT board_id, period, %(user_id)s, %(username)s, value,
-       CASE WHEN lower_first = 1 THEN -value ELSE value END, sessions, reached, value_session, version
-FROM next_entry WHERE true
+# New sessions are folded (below) into one candidate entry per board period and player, then merged
+# with the stored entry by the database, from the row as it is when the statement writes it: the
+# arithmetic never works from a stale read. Merging folds is folding the union, so the result is the
+# entry a recount would make. Rank values compare the same way on every board (greater is better).
+_AGGREGATION = "(SELECT aggregation FROM leaderboard_board WHERE id = leaderboard.board_id)"
+_CANDIDATE_TAKES_OVER = f"""(CASE {_AGGREGATION}
+    WHEN 'latest' THEN (excluded.last_updated > leaderboard.last_updated
+        OR (excluded.last_updated = leaderboard.last_updated
+            AND excluded.value_session_id > leaderboard.value_session_id))
+    ELSE (excluded.rank_value > leaderboard.rank_value
+        OR (excluded.rank_value = leaderboard.rank_value
+            AND (excluded.last_updated < leaderboard.last_updated
+                OR (excluded.last_updated = leaderboard.last_updated
+                    AND excluded.value_session_id < leaderboard.value_session_id)))) END)"""
+# A sum board's candidate holds no session: the value belongs to no single one.
+_IS_SUM = "excluded.value_session_id IS NULL"
+_SUM_REACHED = """CASE
+    WHEN excluded.total_score > 0 AND leaderboard.total_score > 0 THEN
+        CASE WHEN excluded.last_updated > leaderboard.last_updated
+             THEN excluded.last_updated ELSE leaderboard.last_updated END
+    WHEN excluded.total_score > 0 THEN excluded.last_updated
+    WHEN leaderboard.total_score > 0 THEN leaderboard.last_updated
+    WHEN excluded.last_updated < leaderboard.last_updated THEN excluded.last_updated
+    ELSE leaderboard.last_updated END"""
+
+MERGE_ON_CONFLICT = f"""
 ON CONFLICT (board_id, period, user_id) DO UPDATE SET
-    username = EXCLUDED.username,
-    total_score = EXCLUDED.total_score,
-    rank_value = EXCLUDED.rank_value,
-    session_count = EXCLUDED.session_count,
-    last_updated = EXCLUDED.last_updated,
-    value_session_id = EXCLUDED.value_session_id,
-    version = EXCLUDED.version
-RETURNING board_id, period, total_score, rank_value, session_count, version
-"""
+    username = excluded.username,
+    total_score = CASE WHEN {_IS_SUM} THEN leaderboard.total_score + excluded.total_score
+        WHEN {_CANDIDATE_TAKES_OVER} THEN excluded.total_score ELSE leaderboard.total_score END,
+    rank_value = CASE WHEN {_IS_SUM} THEN leaderboard.rank_value + excluded.rank_value
+        WHEN {_CANDIDATE_TAKES_OVER} THEN excluded.rank_value ELSE leaderboard.rank_value END,
+    session_count = leaderboard.session_count + excluded.session_count,
+    last_updated = CASE WHEN {_IS_SUM} THEN {_SUM_REACHED}
+        WHEN {_CANDIDATE_TAKES_OVER} THEN excluded.last_updated ELSE leaderboard.last_updated END,
+    value_session_id = CASE WHEN {_IS_SUM} THEN NULL
+        WHEN {_CANDIDATE_TAKES_OVER} THEN excluded.value_session_id ELSE leaderboard.value_session_id END,
+    version = CASE WHEN leaderboard.version + 1 > excluded.version
+        THEN leaderboard.version + 1 ELSE excluded.version END
+RETURNING board_id, period, user_id, total_score, rank_value, session_count, version"""
+
+ENTRY_COLUMNS = (
+    "board_id, period, user_id, username, total_score, rank_value, session_count, last_updated, "
+    "value_session_id, version"
+)
 
 
-def apply_session(
-    *,
-    session: CountedSession,
-    username: str,
-    targets: list[tuple[BoardRef, BoardPeriod]],
-    changed_at: datetime,
+def merge_entries(
+    *, candidates: list["FoldedEntry"], usernames: dict[int, str], changed_at: datetime
 ) -> list[EntryTotals]:
-    """Add one session to the player's entry on each (board, period) target, in one statement.
+    """Merge folded new sessions into the stored entries (creating missing ones), in one statement.
 
-    The tie-break time follows when the session was played; the version is when the entry changed,
-    so the index orders writes as they happened.
+    The tie-break time follows when sessions were played; the version is when the entry changed,
+    so the index orders writes as they happened. Returns the entries as written, in `candidates` order.
     """
-    if not targets:
+    if not candidates:
         return []
-    params: dict[str, Any] = {
-        "user_id": session.user_id,
-        "username": username,
-        "score": session.score,
-        "played_at": connection.ops.adapt_datetimefield_value(session.played_at),
-        "session_id": session.id,
-        "version": version_at(changed_at),
-    }
-    rows = []
-    for i, (board, board_period) in enumerate(targets):
-        params.update(
-            {
-                f"b{i}": board.id,
-                f"p{i}": board_period.period,
-                f"a{i}": board.aggregation,
-                f"l{i}": int(board.lower_is_better),
-            }
-        )
-        rows.append(f"(%(b{i})s, %(p{i})s, %(a{i})s, %(l{i})s)")
+    version = version_at(changed_at)
+    params: list[Any] = []
+    for c in candidates:
+        params += [
+            c.board_id,
+            c.period,
+            c.user_id,
+            usernames[c.user_id],
+            c.value,
+            c.rank_value,
+            c.session_count,
+            connection.ops.adapt_datetimefield_value(c.reached_at),
+            c.value_session_id,
+            version,
+        ]
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(candidates))
     with connection.cursor() as cursor:
-        cursor.execute(_APPLY_SESSION_SQL.replace("{targets}", ", ".join(rows)), params)
-        written = {(row[0], row[1]): row[2:] for row in cursor.fetchall()}
-    totals = []
-    for _, board_period in targets:
-        total, rank_value, sessions, version = written[(board_period.board_id, board_period.period)]
-        totals.append(EntryTotals(board_period, total, rank_value, sessions, version))
-    return totals
+        cursor.execute(f"INSERT INTO leaderboard ({ENTRY_COLUMNS}) VALUES {rows}{MERGE_ON_CONFLICT}", params)
+        written = {(row[0], row[1], row[2]): row[3:] for row in cursor.fetchall()}
+    return [
+        EntryTotals(
+            board_period=BoardPeriod(c.board_id, c.period),
+            user_id=c.user_id,
+            total_score=written[(c.board_id, c.period, c.user_id)][0],
+            rank_value=written[(c.board_id, c.period, c.user_id)][1],
+            session_count=written[(c.board_id, c.period, c.user_id)][2],
+            version=written[(c.board_id, c.period, c.user_id)][3],
+        )
+        for c in candidates
+    ]
 
 
 # --- recounts: entries from the whole session list ----------------------------

@@ -18,20 +18,21 @@ from leaderforge.client_address import client_address
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-# KEYS: counters   ARGV: limit and window (ms) for each counter, in order
+# KEYS: counters   ARGV: limit, window (ms) and cost for each counter, in order
 # -> {1} when counted, or {0, index of the full counter, milliseconds until it empties}
 _HIT = """
 local n = #KEYS
 for i = 1, n do
   local used = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if used >= tonumber(ARGV[i]) then
+  if used + tonumber(ARGV[2 * n + i]) > tonumber(ARGV[i]) then
     local ttl = redis.call('PTTL', KEYS[i])
     if ttl < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[n + i]); ttl = tonumber(ARGV[n + i]) end
     return {0, i, ttl}
   end
 end
 for i = 1, n do
-  if redis.call('INCR', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[n + i]) end
+  local cost = tonumber(ARGV[2 * n + i])
+  if redis.call('INCRBY', KEYS[i], cost) == cost then redis.call('PEXPIRE', KEYS[i], ARGV[n + i]) end
 end
 return {1}
 """
@@ -58,6 +59,7 @@ class Rate:
 class Limit:
     name: str  # what is limited, e.g. "player:42"
     rate: Rate
+    cost: int = 1  # how much of the rate this request uses (a batch: its sessions)
 
 
 def client_read_limits(request: HttpRequest) -> list[Limit]:
@@ -77,6 +79,7 @@ def hit(limits: list[Limit]) -> float | None:
         return None
     keys = [_key(limit) for limit in limits]
     args = [limit.rate.count for limit in limits] + [limit.rate.seconds * 1000 for limit in limits]
+    args += [limit.cost for limit in limits]
     try:
         result = redis_client.call(lambda: redis_client.run_script(_HIT, keys, args))
     except redis_client.RedisUnavailable:

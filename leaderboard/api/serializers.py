@@ -6,6 +6,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from leaderboard.errors import InvalidUsername
+from leaderboard.services.batches import MAX_BATCH_SESSIONS
 from leaderboard.services.scores import MAX_TOTAL_SCORE
 from users import usernames
 
@@ -76,6 +77,36 @@ class SubmitScoreOutput(serializers.Serializer):
     rank = serializers.IntegerField()
     percentile = serializers.FloatField()
     total_players = serializers.IntegerField()
+
+
+class BatchSubmitInput(serializers.Serializer):
+    """The sessions of one batch, each as a single submit takes it."""
+
+    # Validated by `validated_batch`, which names the index of a bad item; declared for the schema.
+    sessions = serializers.ListField(child=SubmitScoreInput(), min_length=1, max_length=MAX_BATCH_SESSIONS)
+
+
+class BatchSubmitOutput(serializers.Serializer):
+    sessions = SubmitScoreOutput(many=True, help_text="One answer per session, in the order sent.")
+
+
+def validated_batch(data: Any) -> list[dict[str, Any]]:
+    """The sessions of a batch body, each validated as a single submit; errors name the item's index."""
+    sessions = data.get("sessions") if isinstance(data, dict) else None
+    if not isinstance(sessions, list) or not 1 <= len(sessions) <= MAX_BATCH_SESSIONS:
+        raise serializers.ValidationError(
+            {"sessions": [f"A JSON list of 1 to {MAX_BATCH_SESSIONS} sessions is required."]}
+        )
+    valid, errors = [], {}
+    for index, item in enumerate(sessions):
+        item_serializer = SubmitScoreInput(data=item)
+        if item_serializer.is_valid():
+            valid.append(dict(item_serializer.validated_data))
+        else:
+            errors[str(index)] = item_serializer.errors
+    if errors:
+        raise serializers.ValidationError({"sessions": errors})
+    return valid
 
 
 class TopPlayersInput(serializers.Serializer):

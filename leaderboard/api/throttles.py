@@ -25,9 +25,9 @@ class _RedisThrottle(BaseThrottle):
         return self._wait
 
 
-def _limit(name: str, setting: str) -> list[Limit]:
+def _limit(name: str, setting: str, cost: int = 1) -> list[Limit]:
     rate = Rate.parse(getattr(settings, setting))
-    return [Limit(name=name, rate=rate)] if rate else []
+    return [Limit(name=name, rate=rate, cost=cost)] if rate else []
 
 
 class SubmitThrottle(_RedisThrottle):
@@ -40,6 +40,29 @@ class SubmitThrottle(_RedisThrottle):
             limits += _limit(f"player:{user_id}", "LEADERBOARD_SUBMIT_RATE_PER_PLAYER")
         if request.auth is not None:
             limits += _limit(f"key:{request.auth.pk}", "LEADERBOARD_SUBMIT_RATE_PER_API_KEY")
+        return limits
+
+
+class BatchSubmitThrottle(_RedisThrottle):
+    """A batch counts each of its sessions against its player's limit and the key's, as single submits would."""
+
+    def limits(self, request: Request, view: Any) -> list[Limit]:
+        sessions = request.data.get("sessions") if isinstance(request.data, dict) else None
+        per_player: dict[int, int] = {}
+        for item in sessions if isinstance(sessions, list) else []:
+            user_id = item.get("user_id") if isinstance(item, dict) else None
+            if isinstance(user_id, int) and not isinstance(user_id, bool):
+                per_player[user_id] = per_player.get(user_id, 0) + 1
+        limits = [
+            limit
+            for user_id, count in sorted(per_player.items())
+            for limit in _limit(f"player:{user_id}", "LEADERBOARD_SUBMIT_RATE_PER_PLAYER", cost=count)
+        ]
+        if request.auth is not None:
+            total = len(sessions) if isinstance(sessions, list) else 1
+            limits += _limit(
+                f"key:{request.auth.pk}", "LEADERBOARD_SUBMIT_RATE_PER_API_KEY", cost=max(total, 1)
+            )
         return limits
 
 

@@ -43,5 +43,6 @@ v1_urlpatterns = [
         boards.BoardFriendsApi.as_view(),
         name="api-v1-board-friends",
     ),
+    re_path(r"^sessions/batch/?$", scores.SubmitBatchApi.as_view(), name="api-v1-sessions-batch"),
     re_path(r"^stats/?$", stats.StatsApi.as_view(), name="api-v1-stats"),
 ]

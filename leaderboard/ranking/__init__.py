@@ -186,6 +186,38 @@ def list_members(*, board_period: BoardPeriod, user_ids: list[int]) -> TopPlayer
     )
 
 
+def get_placements_after(
+    *, board_period: BoardPeriod, changes: list[tuple[int, int | None, int]]
+) -> dict[int, Placement]:
+    """Placements of players whose rank values change together, read before their COMMIT.
+
+    `changes` are (user id, rank value before or None, rank value after). The index still holds the
+    values before, so each count is corrected by the other changes; SQL, inside the transaction,
+    already sees them all.
+    """
+    after = [new for _, _, new in changes]
+    if _readable(board_period):
+        try:
+            above, players = redis_index.read_ranks(board_period=board_period, rank_values=after)
+        except IndexUnavailable:
+            pass
+        else:
+            newcomers = sum(1 for _, old, _ in changes if old is None)
+            return {
+                uid: Placement(
+                    rank=1
+                    + above[new]
+                    - sum(1 for _, old, _ in changes if old is not None and old > new)
+                    + sum(1 for other in after if other > new),
+                    total_players=players + newcomers,
+                )
+                for uid, _, new in changes
+            }
+    better = sql.count_better_each(board_period=board_period, rank_values=after)
+    players = sql.count_players(board_period=board_period)
+    return {uid: Placement(rank=1 + better[new], total_players=players) for uid, _, new in changes}
+
+
 def announce_changes(*, board_periods: Iterable[BoardPeriod] | None = None) -> Intent | None:
     """Tell the index, just before COMMIT, that these board periods (None: all) are about to change."""
     if not redis_index.is_enabled():

@@ -29,6 +29,7 @@ from leaderboard.selectors.boards import (
     list_active_boards,
     list_boards,
     list_boards_fed_by,
+    list_boards_taking_sessions,
     list_standings,
     resolve_period,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "list_active_boards",
     "list_boards",
     "list_boards_fed_by",
+    "list_boards_taking_sessions",
     "list_counted_sessions",
     "list_following",
     "list_rank_sources",

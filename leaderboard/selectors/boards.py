@@ -112,15 +112,25 @@ def list_boards() -> list[BoardRef]:
     return boards
 
 
-def list_boards_fed_by(*, game_mode: str) -> list[BoardRef]:
-    """The boards a session of `game_mode` counts on, read now (a submit calls it in its transaction)."""
+def list_boards_taking_sessions() -> list[BoardRef]:
+    """The boards new sessions count on (active ones and the default), read now: submits call it in
+    their transaction, so a board created a moment ago gets their sessions."""
     boards = [
         BoardRef.of(board)
         for board in Board.objects.filter(Q(is_active=True) | Q(slug=default_board_slug())).order_by("id")
     ]
     if not any(b.slug == default_board_slug() for b in boards):
         raise DefaultBoardMissing()
-    return [b for b in boards if entries.counts_on_board(board_game_mode=b.game_mode, game_mode=game_mode)]
+    return boards
+
+
+def list_boards_fed_by(*, game_mode: str) -> list[BoardRef]:
+    """The boards a session of `game_mode` counts on, read now."""
+    return [
+        b
+        for b in list_boards_taking_sessions()
+        if entries.counts_on_board(board_game_mode=b.game_mode, game_mode=game_mode)
+    ]
 
 
 # --- periods ------------------------------------------------------------------

@@ -4,6 +4,7 @@ Call them through the package, `services.submit_score(...)`, so the layer shows 
 """
 
 from leaderboard.services.api_keys import create_api_key, rotate_api_key
+from leaderboard.services.batches import MAX_BATCH_SESSIONS, BatchAnswer, NewSession, submit_batch
 from leaderboard.services.boards import create_board, ensure_default_board, update_board
 from leaderboard.services.idempotency import (
     Answer,
@@ -24,8 +25,11 @@ from leaderboard.services.scores import (
 )
 
 __all__ = [
+    "MAX_BATCH_SESSIONS",
     "Answer",
+    "BatchAnswer",
     "EntryTotals",
+    "NewSession",
     "ScoreStanding",
     "SubmittedScore",
     "create_api_key",
@@ -42,6 +46,7 @@ __all__ = [
     "restore_session",
     "rotate_api_key",
     "run_idempotently",
+    "submit_batch",
     "submit_score",
     "update_board",
     "void_session",

@@ -82,14 +82,14 @@ def _record_session(
             is_hidden=True,
             default_board=default_period,
         )
-    targets = [(board, board.period_at(played_at)) for board in boards]
-    totals = entries.apply_session(
-        session=CountedSession(session.pk, user_id, score, game_mode, played_at),
-        username=player.username,
-        targets=targets,
+    periods = {board.id: board.period_at(played_at) for board in boards}
+    totals = entries.merge_entries(
+        candidates=entries.fold([CountedSession(session.pk, user_id, score, game_mode, played_at)], boards),
+        usernames={user_id: player.username},
         changed_at=now,
     )
-    over = [t for (board, _), t in zip(targets, totals, strict=True) if t.total_score > MAX_TOTAL_SCORE]
+    totals = [replace(t, board_period=periods[t.board_period.board_id]) for t in totals]
+    over = [t for t in totals if t.total_score > MAX_TOTAL_SCORE]
     if over:
         # Raised inside the transaction: everything rolls back and nothing is recorded.
         raise TotalScoreLimit(
@@ -114,7 +114,7 @@ def _record_session(
         for t in totals
     ]
     # Last thing before COMMIT: from here on the index knows a change of these periods is in flight.
-    intent = ranking.announce_changes(board_periods=[bp for _, bp in targets])
+    intent = ranking.announce_changes(board_periods=list(periods.values()))
 
     def publish() -> None:
         submitted.placements.update(ranking.record_entries(states, intent=intent))

@@ -31,6 +31,7 @@ OPERATIONS = {
     ("/api/v1/players/{user_id}/following/{followed_id}", "delete"): {204, 400, 401, 404, 429, 503},
     ("/api/v1/stats", "get"): {200, 401, 403, 429, 503},
     ("/api/v1/players/{user_id}/standings", "get"): {200, 400, 401, 404, 429, 503},
+    ("/api/v1/sessions/batch", "post"): {201, 400, 401, 404, 409, 413, 415, 422, 429, 503},
     ("/api/v1/boards", "get"): {200, 401, 429, 503},
     ("/api/v1/boards/{slug}", "get"): {200, 401, 404, 429, 503},
     ("/api/v1/boards/{slug}/top", "get"): {200, 400, 401, 404, 429, 503},
