@@ -9,6 +9,7 @@ A period is named by a key: "all" for all-time boards, the local date of its fir
 weekly boards ("2026-11-30"), and the month for monthly boards ("2026-11").
 """
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -37,8 +38,14 @@ class InvalidPeriod(ValueError):
     """A period key that does not name a period of this window."""
 
 
+@functools.cache
+def _time_zone_names() -> frozenset[str]:
+    # Scanning the zone files takes milliseconds; they do not change while a process runs.
+    return frozenset(available_timezones())
+
+
 def is_valid_time_zone(name: str) -> bool:
-    if name not in available_timezones():
+    if name not in _time_zone_names():
         return False
     try:
         ZoneInfo(name)
