@@ -114,6 +114,13 @@ class ReplicaRoutingMiddleware:
             mark_down(state.replica)
 
 
+def note_write() -> None:
+    """A raw SQL write on the primary (the router never saw it): later reads of the request go there too."""
+    state = _state.get()
+    if state is not None:
+        state.wrote = True
+
+
 class ReplicaRouter:
     """Django database router over the primary (`default`) and settings.DATABASE_REPLICAS."""
 
@@ -123,9 +130,7 @@ class ReplicaRouter:
     def db_for_write(self, model: type[Model], **hints: Any) -> str:
         # Every write, select_for_update and get_or_create passes here first: from now on this
         # request reads its own writes from the primary.
-        state = _state.get()
-        if state is not None:
-            state.wrote = True
+        note_write()
         return DEFAULT_DB_ALIAS
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:

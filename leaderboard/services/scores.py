@@ -6,11 +6,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from leaderboard import entries, plausibility, ranking, selectors
+from leaderboard import entries, plausibility, ranking, selectors, submit_statement
 from leaderboard.boards import BoardPeriod, BoardRef
 from leaderboard.entries import ChangedEntry, CountedSession, EntryTotals
 from leaderboard.errors import PlayerNotFound, TotalScoreLimit
@@ -59,29 +59,28 @@ def submit_score(
     return replace(submitted, standing=_standing_after(submitted))
 
 
-@transaction.atomic
-def _record_session(
-    *, user_id: int, score: int, game_mode: str, played_at: datetime | None
-) -> SubmittedScore:
+@dataclass(frozen=True)
+class _Written:
+    session: GameSession
+    username: str
+    is_hidden: bool
+    default_period: BoardPeriod
+    totals: list[EntryTotals]
+
+
+def _write_session_portable(
+    *, user_id: int, score: int, game_mode: str, played_at: datetime, now: datetime
+) -> _Written:
+    """The session and its entries in portable steps: lock, boards, session, one merge statement."""
     player = lock_player(user_id=user_id)
-    now = timezone.now()
-    played_at = played_at or now
     # Read in this transaction, not from a per-process cache: a board created a moment ago counts.
     boards = selectors.list_boards_fed_by(game_mode=game_mode)
     default = next(b for b in boards if b.slug == selectors.default_board_slug())
-    default_period = default.period_at(played_at)
     session = GameSession.objects.create(
         user_id=user_id, score=score, game_mode=game_mode, played_at=played_at
     )
     if player.is_hidden:
-        _flag_if_improbable(session, history=None)
-        return SubmittedScore(
-            session=session,
-            username=player.username,
-            entries={},
-            is_hidden=True,
-            default_board=default_period,
-        )
+        return _Written(session, player.username, True, default.period_at(played_at), [])
     periods = {board.id: board.period_at(played_at) for board in boards}
     totals = entries.merge_entries(
         candidates=entries.fold([CountedSession(session.pk, user_id, score, game_mode, played_at)], boards),
@@ -89,6 +88,49 @@ def _record_session(
         changed_at=now,
     )
     totals = [replace(t, board_period=periods[t.board_period.board_id]) for t in totals]
+    return _Written(session, player.username, False, default.period_at(played_at), totals)
+
+
+def _write_session_in_one_statement(
+    *, user_id: int, score: int, game_mode: str, played_at: datetime, now: datetime
+) -> _Written:
+    written = submit_statement.write_session(
+        user_id=user_id,
+        score=score,
+        game_mode=game_mode,
+        played_at=played_at,
+        changed_at=now,
+        default_board=selectors.default_board_slug(),
+    )
+    if written is None:
+        raise PlayerNotFound(f"No player with id {user_id}.")
+    if not written.default_board_counted:
+        raise selectors.DefaultBoardMissing()
+    session = GameSession(
+        pk=written.session_id, user_id=user_id, score=score, game_mode=game_mode, played_at=played_at
+    )
+    default = selectors.get_default_board_ref()
+    totals = [totals for _, totals in written.entries]
+    return _Written(session, written.username, written.is_hidden, default.period_at(played_at), totals)
+
+
+@transaction.atomic
+def _record_session(
+    *, user_id: int, score: int, game_mode: str, played_at: datetime | None
+) -> SubmittedScore:
+    now = timezone.now()
+    played_at = played_at or now
+    # PostgreSQL takes the whole write in one round trip; the embedded default in portable steps.
+    write = _write_session_in_one_statement if connection.vendor == "postgresql" else _write_session_portable
+    written = write(user_id=user_id, score=score, game_mode=game_mode, played_at=played_at, now=now)
+    session, username, default_period = written.session, written.username, written.default_period
+    if written.is_hidden:
+        _flag_if_improbable(session, history=None)
+        return SubmittedScore(
+            session=session, username=username, entries={}, is_hidden=True, default_board=default_period
+        )
+    totals = written.totals
+    periods = {t.board_period.board_id: t.board_period for t in totals}
     over = [t for t in totals if t.total_score > MAX_TOTAL_SCORE]
     if over:
         # Raised inside the transaction: everything rolls back and nothing is recorded.
@@ -99,7 +141,7 @@ def _record_session(
     by_period = {t.board_period: t for t in totals}
     _flag_if_improbable(session, history=by_period[default_period])
     submitted = SubmittedScore(
-        session=session, username=player.username, entries=by_period, default_board=default_period
+        session=session, username=username, entries=by_period, default_board=default_period
     )
     states = [
         ranking.EntryState(
@@ -109,7 +151,7 @@ def _record_session(
             rank_value=t.rank_value,
             total_score=t.total_score,
             session_count=t.session_count,
-            username=player.username,
+            username=username,
         )
         for t in totals
     ]

@@ -44,10 +44,19 @@ def _requests_stay_in_the_test_transaction() -> Iterator[None]:
         request_finished.connect(close_old_connections)
 
 
+# Values the schema cannot fully describe: an opaque page cursor, a period key that must name a period
+# of that board that has begun. Drawn at random they are mostly a documented 400, not a rejected
+# valid request; every other check still applies to them.
+UNDESCRIBABLE_QUERY = {"cursor", "period"}
+
+
 @schema.parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_schema(case, api_key: str) -> None:  # type: ignore[no-untyped-def]
-    case.call_and_validate(headers={"Authorization": f"Api-Key {api_key}"})
+    excluded = (
+        [schemathesis.checks.positive_data_acceptance] if UNDESCRIBABLE_QUERY & set(case.query or {}) else []
+    )
+    case.call_and_validate(headers={"Authorization": f"Api-Key {api_key}"}, excluded_checks=excluded)
 
 
 def test_successful_answers_conform_to_the_schema(api_key: str) -> None:
