@@ -1,7 +1,8 @@
 """Time the hot paths through Django's WSGI handler in process, beside the bare DRF view (no network).
 
-Each round sends --requests requests to every endpoint (/healthz, a player's rank, the cached top, and
-bench.bare_urls' bare view through a handler with no middleware), taking turns request by request in a
+Each round sends --requests requests to every endpoint (/healthz, a player's rank, the cached top, the
+rank and around-me of a player on the seed's weekly board when there is one, and bench.bare_urls' bare
+view through a handler with no middleware), taking turns request by request in a
 rotating order, and takes each endpoint's median request (wall and CPU time of this thread). Prints the
 median over the rounds with the fastest and slowest round. Settings are production's (DEBUG off,
 behind a TLS proxy, as the bench serves them); the read limit is raised out of reach but still runs.
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 Handler = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+WINDOWED_BOARD = "weekly-best"
 
 
 def main() -> None:
@@ -65,6 +67,18 @@ def main() -> None:
         "rank": (app, f"/api/leaderboard/rank/{player}", ""),
         "top": (app, "/api/leaderboard/top", "limit=10"),
     }
+    # The windowed board of the seed's demo boards, when the database has it: rank and around-me.
+    from leaderboard.models import LeaderboardEntry
+
+    weekly = (
+        LeaderboardEntry.objects.filter(board__slug=WINDOWED_BOARD)
+        .order_by("-period", "user_id")
+        .values_list("user_id", flat=True)
+        .first()
+    )
+    if weekly is not None:
+        endpoints["board rank"] = (app, f"/api/v1/boards/{WINDOWED_BOARD}/players/{weekly}", "")
+        endpoints["around"] = (app, f"/api/v1/boards/{WINDOWED_BOARD}/players/{weekly}/around", "k=5")
     for name, (handler, path, query) in endpoints.items():
         status = _call(handler, path, query)
         if status != "200 OK":

@@ -25,7 +25,10 @@ SLUG_PATH = OpenApiParameter(
     OpenApiParameter.PATH,
     description="The board's slug, e.g. `global`.",
 )
+# The read paths' output serializers are built once (see compatible.py); to_representation keeps no state.
 PAGE_OUTPUT = serializers.BoardPageOutput()
+STANDING_OUTPUT = serializers.BoardStandingOutput()
+AROUND_OUTPUT = serializers.AroundOutput()
 
 
 def _board(slug: str) -> BoardRef:
@@ -59,6 +62,16 @@ def _visible_player(user_id: str) -> int:
     if selectors.get_visible_player(user_id=player_id) is None:
         raise PlayerNotFound(f"No player with id {player_id}.")
     return player_id
+
+
+def _not_listed(player_id: int) -> Exception:
+    """Why a player has no row: hidden players and unknown ids do not exist, the others are unranked.
+
+    Asked only then: a hidden player has no entries, so a row found is always a visible player's.
+    """
+    if selectors.get_visible_player(user_id=player_id) is None:
+        return PlayerNotFound(f"No player with id {player_id}.")
+    return NotRanked(f"Player {player_id} has no score on this board in this period.")
 
 
 class BoardListApi(APIView):
@@ -147,17 +160,17 @@ class BoardPlayerApi(APIView):
         period = validated(serializers.PeriodInput, request.query_params).get("period")
         board = _board(slug)
         board_period = _period(board, period)
-        player_id = _visible_player(user_id)
+        player_id = user_id_from_path(user_id)
         standing = selectors.get_player_rank(user_id=player_id, board_period=board_period)
         if standing is None:
-            raise NotRanked(f"Player {player_id} has no score on this board in this period.")
+            raise _not_listed(player_id)
         body = {
             "board": board.slug,
             "period": _period_body(board, board_period),
             **{name: getattr(standing, name) for name in ("user_id", "username", "rank", "total_score")},
             **{name: getattr(standing, name) for name in ("session_count", "percentile", "total_players")},
         }
-        return Response(serializers.BoardStandingOutput(body).data)
+        return Response(STANDING_OUTPUT.to_representation(body))
 
 
 class BoardAroundApi(APIView):
@@ -172,10 +185,10 @@ class BoardAroundApi(APIView):
         data = validated(serializers.AroundInput, request.query_params)
         board = _board(slug)
         board_period = _period(board, data.get("period"))
-        player_id = _visible_player(user_id)
+        player_id = user_id_from_path(user_id)
         around = selectors.get_around(board_period=board_period, user_id=player_id, count=data["k"])
         if around is None:
-            raise NotRanked(f"Player {player_id} has no score on this board in this period.")
+            raise _not_listed(player_id)
         body = {
             "board": board.slug,
             "period": _period_body(board, board_period),
@@ -183,7 +196,7 @@ class BoardAroundApi(APIView):
             "players": around.rows,
             "total_players": around.total_players,
         }
-        return Response(serializers.AroundOutput(body).data)
+        return Response(AROUND_OUTPUT.to_representation(body))
 
 
 class BoardFriendsApi(APIView):

@@ -164,15 +164,9 @@ def list_after(
 
 def list_around(*, board_period: BoardPeriod, user_id: int, count: int) -> TopPlayers | None:
     """The player's row with `count` rows above and below it, with true ranks (None: not listed)."""
-    row = sql.get_listing_row(board_period=board_period, user_id=user_id)
-    if row is None:
+    rows = sql.list_rows_around(board_period=board_period, user_id=user_id, count=count)
+    if rows is None:
         return None
-    key = sql.listing_key(row)
-    rows = [
-        *sql.list_rows_before(board_period=board_period, before=key, limit=count),
-        row,
-        *sql.list_rows_after(board_period=board_period, after=key, limit=count),
-    ]
     standings, players = _rank_rows(board_period, rows, consecutive=True)
     return TopPlayers(rows=standings, total_players=players, last_key=sql.listing_key(rows[-1]))
 

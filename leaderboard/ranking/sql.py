@@ -1,11 +1,13 @@
 """Ranks straight from the database: the embedded default, archived periods, and the fallback when
 Redis is away. Every query walks the entry_listing_order index (board, period, rank value desc, ...)."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from leaderboard.boards import BoardPeriod, BoardRef
 from leaderboard.models import Board, LeaderboardEntry
@@ -106,14 +108,6 @@ def _after(key: ListingKey) -> Q:
     )
 
 
-def _before(key: ListingKey) -> Q:
-    return Q(rank_value__gte=key.rank_value) & (
-        Q(rank_value__gt=key.rank_value)
-        | Q(last_updated__lt=key.reached_at)
-        | Q(last_updated=key.reached_at, user_id__lt=key.user_id)
-    )
-
-
 def list_rows_after(
     *, board_period: BoardPeriod, after: ListingKey, limit: int, changed_until: int | None = None
 ) -> list[dict[str, Any]]:
@@ -125,15 +119,69 @@ def list_rows_after(
     return list(rows.order_by(*LISTING_ORDER).values(*LISTING_FIELDS)[:limit])
 
 
-def list_rows_before(*, board_period: BoardPeriod, before: ListingKey, limit: int) -> list[dict[str, Any]]:
-    """The `limit` rows just above `before`, in listing order."""
-    reverse = ("rank_value", "-last_updated", "-user_id")
-    rows = _entries(board_period).filter(_before(before)).order_by(*reverse).values(*LISTING_FIELDS)[:limit]
-    return list(reversed(rows))
+_LISTING_COLUMNS = "l.user_id, l.username, l.total_score, l.session_count, l.rank_value, l.last_updated"
+_PLAYER_ROW = f"""SELECT {_LISTING_COLUMNS} FROM leaderboard l
+    WHERE l.board_id = %(board)s AND l.period = %(period)s AND l.user_id = %(user)s"""
 
 
-def get_listing_row(*, board_period: BoardPeriod, user_id: int) -> dict[str, Any] | None:
-    return _entries(board_period).filter(user_id=user_id).values(*LISTING_FIELDS).first()
+def _player(column: str) -> str:
+    # A scalar subquery, so the planner takes the player's key as a constant and starts the range scan
+    # there (joined to the row instead, it walked the listing from the top).
+    return (
+        f"(SELECT {column} FROM leaderboard WHERE board_id = %(board)s AND period = %(period)s"
+        " AND user_id = %(user)s)"
+    )
+
+
+_RV, _AT, _ID = _player("rank_value"), _player("last_updated"), _player("user_id")
+# The player's row, then up to `count` rows each side of it in listing order, in one round trip: each
+# side is a range scan of entry_listing_order starting at the player's key.
+_AROUND_SQL = f"""
+SELECT 0, m.* FROM ({_PLAYER_ROW}) m
+UNION ALL
+SELECT -1, b.* FROM (
+    SELECT {_LISTING_COLUMNS} FROM leaderboard l
+    WHERE l.board_id = %(board)s AND l.period = %(period)s AND l.rank_value >= {_RV}
+        AND (l.rank_value > {_RV} OR l.last_updated < {_AT} OR (l.last_updated = {_AT} AND l.user_id < {_ID}))
+    ORDER BY l.rank_value, l.last_updated DESC, l.user_id DESC LIMIT %(count)s) b
+UNION ALL
+SELECT 1, a.* FROM (
+    SELECT {_LISTING_COLUMNS} FROM leaderboard l
+    WHERE l.board_id = %(board)s AND l.period = %(period)s AND l.rank_value <= {_RV}
+        AND (l.rank_value < {_RV} OR l.last_updated > {_AT} OR (l.last_updated = {_AT} AND l.user_id > {_ID}))
+    ORDER BY l.rank_value DESC, l.last_updated, l.user_id LIMIT %(count)s) a
+"""
+
+
+def list_rows_around(*, board_period: BoardPeriod, user_id: int, count: int) -> list[dict[str, Any]] | None:
+    """The player's row with up to `count` rows above and below, in listing order (None: not listed)."""
+    params: dict[str, Any] = {
+        "board": board_period.board_id,
+        "period": board_period.period,
+        "user": user_id,
+        "count": count,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_AROUND_SQL, params)
+        fetched = cursor.fetchall()
+    if not fetched:
+        return None
+    parts: dict[int, list[dict[str, Any]]] = {-1: [], 0: [], 1: []}
+    for part, *values in fetched:
+        row = dict(zip(LISTING_FIELDS, values, strict=True))
+        row["last_updated"] = _aware(row["last_updated"])
+        parts[part].append(row)
+    # The rows above come nearest first; listing order is the reverse.
+    return [*reversed(parts[-1]), *parts[0], *parts[1]]
+
+
+def _aware(value: datetime | str) -> datetime:
+    """A timestamp read by raw SQL: aware from PostgreSQL, UTC text from SQLite."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    parsed = parse_datetime(value)
+    assert parsed is not None, value
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def list_member_rows(*, board_period: BoardPeriod, user_ids: list[int]) -> list[dict[str, Any]]:
