@@ -8,6 +8,7 @@ letting a burst through for a few seconds (see docs/decisions/0003-rate-limits.m
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -73,18 +74,50 @@ def _key(limit: Limit) -> str:
     return f"{{{settings.RANK_INDEX_KEY_PREFIX}:rl}}:{limit.name}:{limit.rate.count}/{limit.rate.seconds}"
 
 
-def hit(limits: list[Limit]) -> float | None:
-    """Count one request against every limit; None if allowed, else seconds to wait."""
-    if not limits or not redis_client.is_configured():
-        return None
+def _call(limits: list[Limit]) -> tuple[list[str], list[int]]:
     keys = [_key(limit) for limit in limits]
     args = [limit.rate.count for limit in limits] + [limit.rate.seconds * 1000 for limit in limits]
     args += [limit.cost for limit in limits]
-    try:
-        result = redis_client.call(lambda: redis_client.run_script(_HIT, keys, args))
-    except redis_client.RedisUnavailable:
-        return None  # open while Redis is away
+    return keys, args
+
+
+def _wait(limits: list[Limit], result: Any) -> float | None:
     if int(result[0]):
         return None
     metrics.count_rate_limited(limit_name=limits[int(result[1]) - 1].name)
     return max(int(result[2]), 1) / 1000
+
+
+def hit(limits: list[Limit]) -> float | None:
+    """Count one request against every limit; None if allowed, else seconds to wait."""
+    if not limits or not redis_client.is_configured():
+        return None
+    keys, args = _call(limits)
+    try:
+        result = redis_client.call(lambda: redis_client.run_script(_HIT, keys, args))
+    except redis_client.RedisUnavailable:
+        return None  # open while Redis is away
+    return _wait(limits, result)
+
+
+class LaterHit:
+    """A read's limit check sent with the read's own first Redis call: one round trip, not two.
+
+    Only for reads, which change nothing: a refused one is answered 429 after the read ran.
+    """
+
+    def __init__(self, limits: list[Limit]) -> None:
+        self.limits = limits
+        self.wait: float | None = None
+        if limits and redis_client.is_configured():
+            keys, args = _call(limits)
+            redis_client.ride_along(_HIT, keys, args, self._settle)
+
+    def _settle(self, result: Any) -> None:
+        # A failed round trip leaves the limit open, as `hit` does.
+        self.wait = None if isinstance(result, BaseException) else _wait(self.limits, result)
+
+    @staticmethod
+    def send_waiting() -> None:
+        """Send checks still waiting (the request made no Redis call of its own)."""
+        redis_client.flush_riders()

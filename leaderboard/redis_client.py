@@ -21,7 +21,7 @@ from django_redis.pool import ConnectionFactory
 from redis import Redis
 from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
 T = TypeVar("T")
 
@@ -58,15 +58,95 @@ def call(operation: Callable[[], T]) -> T:
 
 
 def run_script(source: str, keys: list[str], args: list[Any], pipe: Any = None) -> Any:
-    """Run a Lua script by its hash (redis-py loads it on first use); queue it on `pipe` if given."""
+    """Run a Lua script by its hash (redis-py loads it on first use); queue it on `pipe` if given.
+
+    Scripts waiting to ride along (`ride_along`) go in the same round trip.
+    """
     if isinstance(pipe, ClusterPipeline):
         # A cluster pipeline cannot load a missing script on the node it lands on (a replica
         # promoted by a failover starts with an empty script cache), so it sends the source;
         # Redis still compiles each script once.
         return pipe.execute_command("EVAL", source, len(keys), *keys, *args)
+    if pipe is None and _riders.waiting:
+        return run_scripts([(source, keys, args)])[0]
+    return _script(source)(keys=keys, args=args, client=pipe or client())
+
+
+def _script(source: str) -> Any:
     if source not in _scripts:
         _scripts[source] = client().register_script(source)
-    return _scripts[source](keys=keys, args=args, client=pipe or client())
+    return _scripts[source]
+
+
+Call = tuple[str, list[str], list[Any]]
+
+
+def run_scripts(calls: list[Call]) -> list[Any]:
+    """Run scripts in one round trip, with any waiting riders; return the results of `calls`.
+
+    EVALSHA straight away: a pipeline of redis-py Script objects first asks SCRIPT EXISTS, a
+    second round trip. A script a restarted Redis lacks is loaded and only it is run again.
+    """
+    riders, _riders.waiting = _riders.waiting, []
+    every = [*((source, keys, args) for source, keys, args, _ in riders), *calls]
+    try:
+        results = _run_together(every)
+    except BaseException as exc:
+        for *_, on_result in riders:
+            on_result(exc)
+        raise
+    for (*_, on_result), result in zip(riders, results, strict=False):
+        on_result(result)
+    return results[len(riders) :]
+
+
+def _run_together(calls: list[Call]) -> list[Any]:
+    if isinstance(client(), RedisCluster):
+        pipe = client().pipeline()
+        for source, keys, args in calls:
+            run_script(source, keys, args, pipe=pipe)
+        return list(pipe.execute())
+    pipe = client().pipeline(transaction=False)
+    for source, keys, args in calls:
+        pipe.evalsha(_script(source).sha, len(keys), *keys, *args)
+    results = list(pipe.execute(raise_on_error=False))
+    for index, result in enumerate(results):
+        if isinstance(result, NoScriptError):
+            source, keys, args = calls[index]
+            results[index] = _script(source)(keys=keys, args=args, client=client())
+        elif isinstance(result, Exception):
+            raise result
+    return results
+
+
+class _Riders(threading.local):
+    def __init__(self) -> None:
+        self.waiting: list[tuple[str, list[str], list[Any], Callable[[Any], None]]] = []
+
+
+_riders = _Riders()
+
+
+def ride_along(source: str, keys: list[str], args: list[Any], on_result: Callable[[Any], None]) -> None:
+    """Queue a script to go with this thread's next Redis script call, in the same round trip.
+
+    `on_result` gets its result, or the exception if the round trip failed. `flush_riders` sends
+    whatever is still waiting (when the request made no other Redis call).
+    """
+    _riders.waiting.append((source, keys, args, on_result))
+
+
+def flush_riders() -> None:
+    """Send the scripts still waiting to ride along, on their own; failures reach their callbacks."""
+    if not _riders.waiting:
+        return
+    try:
+        call(lambda: run_scripts([]))
+    except RedisUnavailable as exc:
+        # An open breaker never ran them: their callbacks learn it here.
+        riders, _riders.waiting = _riders.waiting, []
+        for *_, on_result in riders:
+            on_result(exc)
 
 
 def breaker_is_open() -> bool:

@@ -8,11 +8,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from leaderboard import entries, selectors
 from leaderboard.api import serializers
-from leaderboard.api.common import USER_ID_PATH, user_id_from_path, validated
+from leaderboard.api.common import USER_ID_PATH, ApiView, user_id_from_path, validated
 from leaderboard.api.cursors import Cursor, InvalidCursor
 from leaderboard.api.schema import ERROR_HEADERS, error_responses
 from leaderboard.boards import BoardPeriod, BoardRef
@@ -74,7 +73,7 @@ def _not_listed(player_id: int) -> Exception:
     return NotRanked(f"Player {player_id} has no score on this board in this period.")
 
 
-class BoardListApi(APIView):
+class BoardListApi(ApiView):
     @extend_schema(
         operation_id="list_boards",
         summary="The boards taking scores now, the default board first, each with its current period",
@@ -87,7 +86,7 @@ class BoardListApi(APIView):
         return Response(serializers.BoardListOutput({"boards": boards}).data)
 
 
-class BoardDetailApi(APIView):
+class BoardDetailApi(ApiView):
     @extend_schema(
         operation_id="get_board",
         summary="A board (active or retired) with its current period and next reset",
@@ -99,7 +98,7 @@ class BoardDetailApi(APIView):
         return Response(serializers.BoardOutput(_board_body(_board(slug))).data)
 
 
-class BoardTopApi(APIView):
+class BoardTopApi(ApiView):
     @extend_schema(
         operation_id="get_board_top",
         summary="A page of a board period's listing, best first, with true ranks and the next page's cursor",
@@ -148,7 +147,7 @@ def _cursor(token: str | None) -> Cursor | None:
         raise ValidationError({"cursor": [str(exc)]}) from exc
 
 
-class BoardPlayerApi(APIView):
+class BoardPlayerApi(ApiView):
     @extend_schema(
         operation_id="get_board_player",
         summary="A player's rank, value and percentile on a board period",
@@ -173,7 +172,7 @@ class BoardPlayerApi(APIView):
         return Response(STANDING_OUTPUT.to_representation(body))
 
 
-class BoardAroundApi(APIView):
+class BoardAroundApi(ApiView):
     @extend_schema(
         operation_id="get_board_around_player",
         summary="The player with k players above and below, in listing order, with their true ranks",
@@ -199,7 +198,7 @@ class BoardAroundApi(APIView):
         return Response(AROUND_OUTPUT.to_representation(body))
 
 
-class BoardFriendsApi(APIView):
+class BoardFriendsApi(ApiView):
     @extend_schema(
         operation_id="get_board_friends",
         summary="The player and the players they follow: ranks within the group and on the whole board",
@@ -233,7 +232,7 @@ class BoardFriendsApi(APIView):
         return Response(serializers.FriendsOutput(body).data)
 
 
-class PlayerStandingsApi(APIView):
+class PlayerStandingsApi(ApiView):
     @extend_schema(
         operation_id="get_player_standings",
         summary="A player's standing in the current period of every active board",

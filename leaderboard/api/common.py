@@ -1,8 +1,14 @@
-"""What every API view shares: input validation, path ids, and their schema parameters."""
+"""What every API view shares: its base class, input validation, path ids, and their schema parameters."""
+
+from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import Throttled, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from leaderboard import rate_limits
 from leaderboard.api import serializers
 
 USER_ID_PATH = OpenApiParameter(
@@ -29,3 +35,16 @@ def user_id_from_path(value: str, name: str = "user_id") -> int:
         return int(_USER_ID_FIELD.run_validation(value))
     except ValidationError as exc:
         raise ValidationError({name: exc.detail}) from exc
+
+
+class ApiView(APIView):
+    """A DRF view whose read limits ride along with the read's own Redis call (see throttles)."""
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Response:
+        checks: list[rate_limits.LaterHit] = getattr(request, "later_limit_checks", [])
+        if checks:
+            rate_limits.LaterHit.send_waiting()
+            waits = [check.wait for check in checks if check.wait is not None]
+            if waits:
+                response = self.handle_exception(Throttled(wait=max(waits)))
+        return super().finalize_response(request, response, *args, **kwargs)

@@ -5,11 +5,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from leaderboard import selectors
 from leaderboard.api import serializers
-from leaderboard.api.common import USER_ID_PATH, user_id_from_path, validated
+from leaderboard.api.common import USER_ID_PATH, ApiView, user_id_from_path, validated
 from leaderboard.api.schema import ERROR_HEADERS, error_responses
 from leaderboard.api.throttles import SubmitThrottle
 from leaderboard.db_router import stale_reads_ok
@@ -17,7 +16,7 @@ from leaderboard.errors import PlayerNotFound
 from users import services as user_services
 
 
-class RegisterPlayerApi(APIView):
+class RegisterPlayerApi(ApiView):
     @extend_schema(
         operation_id="register_player",
         summary="Register a player who can then have scores submitted",
@@ -34,7 +33,7 @@ class RegisterPlayerApi(APIView):
         return Response(serializers.RegisteredPlayerOutput(player).data, status=status.HTTP_201_CREATED)
 
 
-class PlayerDetailApi(APIView):
+class PlayerDetailApi(ApiView):
     @extend_schema(
         operation_id="get_player",
         summary="A player's profile and standing (null before their first score)",
@@ -65,7 +64,7 @@ FOLLOWED_ID_PATH = OpenApiParameter(
 )
 
 
-class FollowingApi(APIView):
+class FollowingApi(ApiView):
     @extend_schema(
         operation_id="list_following",
         summary="The players a player follows (their friends board lists them and the player)",
@@ -84,7 +83,7 @@ class FollowingApi(APIView):
         return Response(serializers.FollowingOutput(body).data)
 
 
-class FollowApi(APIView):
+class FollowApi(ApiView):
     # Game servers record follows; the per-key write limit applies as to submits.
     throttle_classes = [SubmitThrottle]
 

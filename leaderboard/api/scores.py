@@ -9,11 +9,10 @@ from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from leaderboard import services
 from leaderboard.api import serializers
-from leaderboard.api.common import validated
+from leaderboard.api.common import ApiView, validated
 from leaderboard.api.schema import ERROR_HEADERS, error_responses
 from leaderboard.api.throttles import BatchSubmitThrottle, SubmitThrottle
 
@@ -70,7 +69,7 @@ def _answer(
     return Response(answer.body, status=answer.status, headers=headers)
 
 
-class SubmitScoreApi(APIView):
+class SubmitScoreApi(ApiView):
     throttle_classes = [SubmitThrottle]
 
     @extend_schema(
@@ -89,7 +88,7 @@ class SubmitScoreApi(APIView):
         return _answer(request, operation="submit_score", data=data, run=_submit)
 
 
-class SubmitBatchApi(APIView):
+class SubmitBatchApi(ApiView):
     throttle_classes = [BatchSubmitThrottle]
 
     @extend_schema(

@@ -5,15 +5,15 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from leaderboard import selectors
 from leaderboard.api import serializers
 from leaderboard.api.auth import StaffBasicAuthentication
+from leaderboard.api.common import ApiView
 from leaderboard.api.schema import ERROR_HEADERS, error_responses
 
 
-class StatsApi(APIView):
+class StatsApi(ApiView):
     """Operational figures for staff: where ranks come from and how well the cache does."""
 
     # Basic first: DRF challenges a 401 with the first class's WWW-Authenticate (Session has none: 403).

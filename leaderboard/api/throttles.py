@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.conf import settings
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
@@ -18,7 +19,13 @@ class _RedisThrottle(BaseThrottle):
         raise NotImplementedError
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        self._wait = rate_limits.hit(self.limits(request, view))
+        limits = self.limits(request, view)
+        if request.method in SAFE_METHODS:
+            # Counted with the read's own Redis call; ApiView answers 429 if it was refused.
+            later = rate_limits.LaterHit(limits)
+            request.later_limit_checks = [*getattr(request, "later_limit_checks", []), later]  # type: ignore[attr-defined]
+            return True
+        self._wait = rate_limits.hit(limits)
         return self._wait is None
 
     def wait(self) -> float | None:

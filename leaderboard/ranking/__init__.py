@@ -29,7 +29,10 @@ from leaderboard.ranking.rules import (
     Standing,
     TopPlayers,
     competition_ranks,
+    encode_rows,
     percentile,
+    ranked_rows,
+    rows_prefix,
 )
 
 __all__ = [
@@ -110,14 +113,38 @@ def get_top(*, board_period: BoardPeriod, limit: int) -> TopPlayers:
     except IndexUnavailable:
         return sql.get_top(board_period=board_period, limit=limit)
     metrics.note_top_lookup(cached=cached.rows is not None)
-    rows = cached.rows
-    if rows is None:
-        # The cached listing is served as current until the next write: read it from the primary,
-        # never from a replica that may not have replayed the write that emptied the cache yet.
-        with db_router.primary_reads():
-            rows = sql.list_top_rows(board_period=board_period, limit=redis_index.TOP_CACHE_ROWS)
-        redis_index.fill_top(board_period=board_period, generation=cached.generation, rows=rows)
+    rows = cached.rows if cached.rows is not None else _fill_top(board_period, cached)
     return sql.ranked(rows[:limit], total_players=cached.total_players)
+
+
+def get_top_json(*, board_period: BoardPeriod, limit: int) -> tuple[bytes, int]:
+    """The top `limit` rows as the JSON array the API sends (`rules.encode_rows`), and the players.
+
+    A cache hit is sent as Redis holds it: nothing is decoded or serialized again.
+    """
+    if limit <= redis_index.TOP_CACHE_ROWS and _readable(board_period):
+        try:
+            cached = redis_index.read_top(board_period=board_period, body=True)
+        except IndexUnavailable:
+            pass
+        else:
+            metrics.note_top_lookup(cached=cached.body is not None)
+            if cached.body is not None:
+                return rows_prefix(cached.body, limit), cached.total_players
+            rows = _fill_top(board_period, cached)
+            return rows_prefix(encode_rows(ranked_rows(rows)), limit), cached.total_players
+    top = sql.get_top(board_period=board_period, limit=limit)
+    rows = [{**vars(row), "rank": row.rank} for row in top.rows]
+    return rows_prefix(encode_rows(rows), limit), top.total_players
+
+
+def _fill_top(board_period: BoardPeriod, cached: redis_index.CachedTop) -> list[dict[str, Any]]:
+    # The cached listing is served as current until the next write: read it from the primary,
+    # never from a replica that may not have replayed the write that emptied the cache yet.
+    with db_router.primary_reads():
+        rows = sql.list_top_rows(board_period=board_period, limit=redis_index.TOP_CACHE_ROWS)
+    redis_index.fill_top(board_period=board_period, generation=cached.generation, rows=rows)
+    return rows
 
 
 def _rank_rows(

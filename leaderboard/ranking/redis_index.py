@@ -22,6 +22,7 @@ docs/decisions/0010-rank-index-completeness.md says how an index proves it is co
 import contextlib
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -38,7 +39,7 @@ from leaderboard import redis_client
 from leaderboard.boards import BoardPeriod
 from leaderboard.periods import ALL_TIME_KEY
 from leaderboard.ranking import scripts
-from leaderboard.ranking.rules import EntryState
+from leaderboard.ranking.rules import EntryState, encode_rows, ranked_rows
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -95,7 +96,7 @@ class BoardKeys:
             h_next=f"{tag}:h:next",
             rebuilding=f"{tag}:rebuilding",
             lock=f"{tag}:lock",
-            top=f"{tag}:top:rows",
+            top=f"{tag}:top:cache",
             top_min=f"{tag}:top:min",
             top_ids=f"{tag}:top:ids",
             top_gen=f"{tag}:top:gen",
@@ -126,6 +127,8 @@ def reset_state() -> None:
 
     redis_client.close_breaker()
     intents.reset_state()
+    with _lookups_lock:
+        _lookups.clear()
 
 
 def _client() -> Redis:
@@ -146,14 +149,10 @@ Call = tuple[str, BoardPeriod, list[str], list[Any]]
 
 
 def _run_all(calls: list[Call]) -> list[Any]:
-    """Run scripts in one round trip. A single one goes straight to EVALSHA: a pipeline holding
-    scripts first asks SCRIPT EXISTS, a second round trip on every submit."""
-    if len(calls) == 1:
-        return [_run(*calls[0])]
-    pipe = _client().pipeline(transaction=False)
-    for source, board_period, keys, args in calls:
-        _run(source, board_period, keys, args, client=pipe)
-    return list(pipe.execute())
+    """Run scripts in one round trip."""
+    return redis_client.run_scripts(
+        [(source, keys, [_expire_at_ms(bp), *args]) for source, bp, keys, args in calls]
+    )
 
 
 def _is_cold(result: Any) -> bool:
@@ -347,21 +346,72 @@ def read_ranks(*, board_period: BoardPeriod, rank_values: list[int]) -> tuple[di
 
 @dataclass(frozen=True)
 class CachedTop:
-    rows: list[dict[str, Any]] | None  # None: not cached, fill it
+    rows: list[dict[str, Any]] | None  # None: not cached, fill it (or the body was asked for)
+    body: bytes | None  # the ready-to-send rows (`rules.encode_rows`), when asked for and cached
     generation: str
     total_players: int
 
 
-def read_top(*, board_period: BoardPeriod) -> CachedTop:
+def read_top(*, board_period: BoardPeriod, body: bool = False) -> CachedTop:
+    """The cached top listing: its rows, or (`body`) its ready-to-send JSON; none on a miss."""
     k = BoardKeys.for_period(board_period)
-    keys = [k.z, k.ready, k.top, k.top_gen, k.stats, k.inflight, k.gen]
-    result = _call(lambda: _run(scripts.READ_TOP, board_period, keys, [_bound_ms()]))
-    _, rows, generation, players = _complete_result(result, board_period)
+    keys = [k.z, k.ready, k.top, k.top_gen, k.inflight, k.gen]
+    form = "body" if body else "rows"
+    result = _call(lambda: _run(scripts.READ_TOP, board_period, keys, [_bound_ms(), form]))
+    _, cached, generation, players = _complete_result(result, board_period)
+    _count_top_lookup(board_period, hit=bool(cached))
     return CachedTop(
-        rows=_rows_from_json(rows) if rows else None,
+        rows=_rows_from_json(cached) if cached and not body else None,
+        body=cached if cached and body else None,
         generation=generation.decode() if isinstance(generation, bytes) else str(generation),
         total_players=int(players),
     )
+
+
+# Top-cache lookups counted in this process, sent to Redis with a later call at most every
+# STATS_SEND_SECONDS: the figures lag by that much, and no read writes to Redis for them.
+STATS_SEND_SECONDS = 1.0
+_lookups: dict[BoardPeriod, list[int]] = {}
+_lookups_lock = threading.Lock()
+_lookups_sent_at = 0.0
+
+
+def _count_top_lookup(board_period: BoardPeriod, *, hit: bool) -> None:
+    global _lookups_sent_at
+    with _lookups_lock:
+        counts = _lookups.setdefault(board_period, [0, 0])
+        counts[0 if hit else 1] += 1
+        now = time.monotonic()
+        if now - _lookups_sent_at < STATS_SEND_SECONDS:
+            return
+        _lookups_sent_at = now
+        pending = _take_lookups()
+    for bp, (hits, misses) in pending.items():
+        # With the next Redis call; lost with it if that call fails (figures, not data).
+        redis_client.ride_along(
+            scripts.COUNT_TOP_LOOKUPS,
+            [BoardKeys.for_period(bp).stats],
+            [_expire_at_ms(bp), hits, misses],
+            lambda result: None,
+        )
+
+
+def _take_lookups() -> dict[BoardPeriod, list[int]]:
+    pending = {bp: counts for bp, counts in _lookups.items() if any(counts)}
+    _lookups.clear()
+    return pending
+
+
+def send_top_lookups() -> None:
+    """Send this process's lookup counts now (before reading the shared figures)."""
+    with _lookups_lock:
+        pending = _take_lookups()
+    calls: list[Call] = [
+        (scripts.COUNT_TOP_LOOKUPS, bp, [BoardKeys.for_period(bp).stats], [hits, misses])
+        for bp, (hits, misses) in pending.items()
+    ]
+    if calls:
+        _call(lambda: _run_all(calls))
 
 
 def _rows_to_json(rows: list[dict[str, Any]]) -> str:
@@ -380,7 +430,8 @@ def fill_top(*, board_period: BoardPeriod, generation: str, rows: list[dict[str,
     k = BoardKeys.for_period(board_period)
     # Fewer rows than the cache holds: any newcomer could enter, so every write invalidates.
     min_value = rows[-1]["rank_value"] if len(rows) >= TOP_CACHE_ROWS else ""
-    args = [generation, settings.LEADERBOARD_TOP_CACHE_SECONDS, _rows_to_json(rows), min_value]
+    body = encode_rows(ranked_rows(rows))
+    args = [generation, settings.LEADERBOARD_TOP_CACHE_SECONDS, _rows_to_json(rows), min_value, body]
     args += [row["user_id"] for row in rows]
     keys = [k.top, k.top_min, k.top_ids, k.top_gen]
     with contextlib.suppress(IndexUnavailable):  # the next read fills it instead
@@ -390,6 +441,7 @@ def fill_top(*, board_period: BoardPeriod, generation: str, rows: list[dict[str,
 def cache_stats(*, board_periods: Iterable[BoardPeriod]) -> dict[str, int]:
     """Top-listing cache counters summed over these board periods."""
     periods = list(board_periods)
+    send_top_lookups()
 
     def read() -> list[Any]:
         pipe = _client().pipeline(transaction=False)

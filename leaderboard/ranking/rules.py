@@ -1,7 +1,9 @@
 """The ranking rules every path shares: competition ranks, percentile, listing order."""
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from leaderboard.boards import BoardPeriod
 
@@ -99,3 +101,41 @@ def competition_ranks(values: list[int], *, better_than_first: int = 0, tied_bef
         else:
             ranks.append(better_than_first + tied_before + position + 1)
     return ranks
+
+
+# The fields of a listing row as the API sends them, in this order.
+ROW_JSON_FIELDS = ("rank", "user_id", "username", "total_score", "session_count")
+
+
+def ranked_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first rows of a listing (dicts with `rank_value`) with their ranks from the top."""
+    ranks = competition_ranks([row["rank_value"] for row in rows])
+    return [{**row, "rank": rank} for row, rank in zip(rows, ranks, strict=True)]
+
+
+def encode_rows(rows: list[dict[str, Any]]) -> bytes:
+    """Ranked rows as the JSON array the API sends, headed by where each row ends in it.
+
+    `b"12,25\n[{...},{...}]"`: a listing of the first n rows is the array cut after the n-th row's
+    end, closed with "]" (`rows_prefix`), so a cached listing is sent without decoding it.
+    """
+    parts = [
+        json.dumps(
+            {name: row[name] for name in ROW_JSON_FIELDS}, ensure_ascii=False, separators=(",", ":")
+        ).encode()
+        for row in rows
+    ]
+    ends, text = [], b"["
+    for index, part in enumerate(parts):
+        text += (b"," if index else b"") + part
+        ends.append(len(text))
+    return b",".join(str(end).encode() for end in ends) + b"\n" + text + b"]"
+
+
+def rows_prefix(encoded: bytes, limit: int) -> bytes:
+    """The JSON array of the first `limit` rows of `encode_rows`' output."""
+    header, _, text = encoded.partition(b"\n")
+    ends = header.split(b",") if header else []
+    if limit >= len(ends):
+        return text
+    return text[: int(ends[limit - 1])] + b"]" if limit > 0 else b"[]"

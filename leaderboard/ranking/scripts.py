@@ -283,29 +283,41 @@ return {1, redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[1], '+inf'), players}
 """
 )
 
-# KEYS: z ready top top:gen stats inflight gen   ARGV: bound
-#   ->  {complete, cached rows or false, fill generation, players}
+# KEYS: z ready top top:gen inflight gen   ARGV: bound form ("rows" or "body")
+#   ->  {complete, the cached form or false, fill generation, players}
 READ_TOP = (
     _COMPLETE
     + """
-if not complete(KEYS[2], KEYS[6], KEYS[7], ARGV[1]) then return {0} end
-local rows = redis.call('GET', KEYS[3])
-redis.call('HINCRBY', KEYS[5], rows and 'top_hits' or 'top_misses', 1)
-keep(KEYS[5])
-return {1, rows, redis.call('GET', KEYS[4]) or '0', redis.call('ZCARD', KEYS[1])}
+if not complete(KEYS[2], KEYS[5], KEYS[6], ARGV[1]) then return {0} end
+local cached = redis.call('HGET', KEYS[3], ARGV[2])
+return {1, cached, redis.call('GET', KEYS[4]) or '0', redis.call('ZCARD', KEYS[1])}
 """
 )
 
-# KEYS: top top:min top:ids top:gen   ARGV: generation-seen ttl rows min uid*
-# Stores the rows only if no write invalidated the listing since they were read.
+# KEYS: stats   ARGV: hits misses   (counted by each process, sent now and then)
+COUNT_TOP_LOOKUPS = (
+    _PERIOD
+    + """
+redis.call('HINCRBY', KEYS[1], 'top_hits', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'top_misses', ARGV[2])
+keep(KEYS[1])
+return 1
+"""
+)
+
+# KEYS: top top:min top:ids top:gen   ARGV: generation-seen ttl rows min body uid*
+# Stores the listing (its rows, and its ready-to-send body) only if no write invalidated it since
+# it was read.
 FILL_TOP = (
     _PERIOD
     + """
 if (redis.call('GET', KEYS[4]) or '0') ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[2])
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'rows', ARGV[3], 'body', ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[2])
 redis.call('DEL', KEYS[3])
-if #ARGV > 4 then redis.call('SADD', KEYS[3], unpack(ARGV, 5)) end
+if #ARGV > 5 then redis.call('SADD', KEYS[3], unpack(ARGV, 6)) end
 redis.call('EXPIRE', KEYS[3], ARGV[2])
 return 1
 """

@@ -222,6 +222,13 @@ def get_top(
     return ranking.get_top(board_period=target, limit=limit)
 
 
+def get_top_json(*, limit: int, board: BoardRef | None = None) -> tuple[bytes, int]:
+    """The top rows of a board's current period as the JSON array the API sends, and the players."""
+    target = _current(board, None)
+    _annotate(target)
+    return ranking.get_top_json(board_period=target, limit=limit)
+
+
 def get_top_page(
     *, board_period: BoardPeriod, limit: int, after: ranking.ListingKey | None, changed_until: int | None
 ) -> ranking.TopPlayers:

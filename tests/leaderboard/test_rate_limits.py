@@ -148,3 +148,42 @@ def test_limits_are_open_while_redis_is_away(
 
     assert statuses == [201] * 4
     assert GameSession.objects.filter(user=player).count() == 4
+
+
+def count_round_trips(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
+    """Each packed send to Redis is one round trip (a pipeline sends all its commands at once)."""
+    from redis.connection import AbstractConnection
+
+    sends: list[int] = []
+    original = AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):  # type: ignore[no-untyped-def]
+        sends.append(1)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+    return sends
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/leaderboard/rank/{id}", "/api/leaderboard/top?limit=5"])
+def test_a_limited_read_and_its_index_read_make_one_round_trip(
+    settings, client: Client, monkeypatch, path
+) -> None:  # type: ignore[no-untyped-def]
+    from leaderboard import selectors
+    from leaderboard.ranking import redis_index
+    from tests.factories import submit
+
+    settings.LEADERBOARD_READ_RATE_PER_CLIENT = "2/m"
+    player = make_player()
+    submit(player, 5)
+    redis_index.rebuild(board_period=selectors.get_default_board_ref().period("all"))
+    url = path.format(id=player.pk)
+    client.get(url)  # fills the top cache, loads the scripts
+    sends = count_round_trips(monkeypatch)
+
+    assert client.get(url).status_code == 200
+    assert len(sends) == 1
+    refused = client.get(url)  # the third read: over the limit, however it was served
+    assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
