@@ -81,3 +81,14 @@ class InvalidBoard(LeaderboardError):
 
     code = "invalid_board"
     status = 400
+
+
+class RateLimited(LeaderboardError):
+    """Over a limit: nothing was written; retry after `wait` seconds."""
+
+    code = "throttled"
+    status = 429
+
+    def __init__(self, message: str, *, wait: float) -> None:
+        super().__init__(message)
+        self.wait = wait

@@ -7,6 +7,7 @@ letting a burst through for a few seconds (see docs/decisions/0003-rate-limits.m
 """
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,9 +102,10 @@ def hit(limits: list[Limit]) -> float | None:
 
 
 class LaterHit:
-    """A read's limit check sent with the read's own first Redis call: one round trip, not two.
+    """A limit check sent with the request's next Redis call: one round trip, not two.
 
-    Only for reads, which change nothing: a refused one is answered 429 after the read ran.
+    A read learns the verdict after it ran (reads change nothing) and is answered 429 if refused;
+    a submit asks `refused_later` with its announcement, before its COMMIT.
     """
 
     def __init__(self, limits: list[Limit]) -> None:
@@ -112,12 +114,30 @@ class LaterHit:
         if limits and redis_client.is_configured():
             keys, args = _call(limits)
             redis_client.ride_along(_HIT, keys, args, self._settle)
+            _later.checks.append(self)
 
     def _settle(self, result: Any) -> None:
         # A failed round trip leaves the limit open, as `hit` does.
         self.wait = None if isinstance(result, BaseException) else _wait(self.limits, result)
 
-    @staticmethod
-    def send_waiting() -> None:
-        """Send checks still waiting (the request made no Redis call of its own)."""
-        redis_client.flush_riders()
+
+class _Later(threading.local):
+    def __init__(self) -> None:
+        self.checks: list[LaterHit] = []
+
+
+_later = _Later()
+
+
+def refused_later() -> float | None:
+    """Send this thread's waiting checks if they have not gone yet; the longest wait of those refused."""
+    if not _later.checks:
+        return None
+    redis_client.flush_riders()
+    waits = [check.wait for check in _later.checks if check.wait is not None]
+    return max(waits) if waits else None
+
+
+def forget_later() -> None:
+    """The request is over: its checks were answered."""
+    _later.checks = []

@@ -4,6 +4,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import Throttled, ValidationError
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -38,13 +39,17 @@ def user_id_from_path(value: str, name: str = "user_id") -> int:
 
 
 class ApiView(APIView):
-    """A DRF view whose read limits ride along with the read's own Redis call (see throttles)."""
+    """A DRF view whose limits ride along with its own first Redis call (see throttles).
+
+    Reads learn the verdict here, after they ran; writes that opt in (`limit_before_commit`) ask
+    for it in their service, just before COMMIT.
+    """
+
+    limit_before_commit = False
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Response:
-        checks: list[rate_limits.LaterHit] = getattr(request, "later_limit_checks", [])
-        if checks:
-            rate_limits.LaterHit.send_waiting()
-            waits = [check.wait for check in checks if check.wait is not None]
-            if waits:
-                response = self.handle_exception(Throttled(wait=max(waits)))
+        wait = rate_limits.refused_later()
+        rate_limits.forget_later()
+        if wait is not None and request.method in SAFE_METHODS:
+            response = self.handle_exception(Throttled(wait=wait))
         return super().finalize_response(request, response, *args, **kwargs)

@@ -8,7 +8,7 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from leaderboard.errors import LeaderboardError
+from leaderboard.errors import LeaderboardError, RateLimited
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -16,6 +16,9 @@ def error_body(code: str, message: str, fields: dict[str, Any] | None = None) ->
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(int(exc.wait) + 1)}
+        return Response(error_body(exc.code, exc.message), status=exc.status, headers=headers)
     if isinstance(exc, LeaderboardError):
         return Response(error_body(exc.code, exc.message), status=exc.status)
     if isinstance(exc, RequestDataTooBig):

@@ -71,6 +71,7 @@ def _answer(
 
 class SubmitScoreApi(ApiView):
     throttle_classes = [SubmitThrottle]
+    limit_before_commit = True  # the service checks the limits with its announcement
 
     @extend_schema(
         operation_id="submit_score",
@@ -90,6 +91,7 @@ class SubmitScoreApi(ApiView):
 
 class SubmitBatchApi(ApiView):
     throttle_classes = [BatchSubmitThrottle]
+    limit_before_commit = True
 
     @extend_schema(
         operation_id="submit_batch",

@@ -20,10 +20,9 @@ class _RedisThrottle(BaseThrottle):
 
     def allow_request(self, request: Request, view: Any) -> bool:
         limits = self.limits(request, view)
-        if request.method in SAFE_METHODS:
-            # Counted with the read's own Redis call; ApiView answers 429 if it was refused.
-            later = rate_limits.LaterHit(limits)
-            request.later_limit_checks = [*getattr(request, "later_limit_checks", []), later]  # type: ignore[attr-defined]
+        if request.method in SAFE_METHODS or getattr(view, "limit_before_commit", False):
+            # Counted with the request's own first Redis call (see ApiView).
+            rate_limits.LaterHit(limits)
             return True
         self._wait = rate_limits.hit(limits)
         return self._wait is None

@@ -248,6 +248,11 @@ def announce_changes(*, board_periods: Iterable[BoardPeriod] | None = None) -> I
     return intents.announce(board_periods=indexed) if indexed else None
 
 
+def withdraw(intent: Intent | None) -> None:
+    """Call before raising out of a transaction that announced: it rolls back, nothing was changed."""
+    intents.withdraw(intent)
+
+
 def record_entries(states: list[EntryState], *, intent: Intent | None = None) -> dict[BoardPeriod, Placement]:
     """Publish entry states a transaction committed (services call it via on_commit).
 

@@ -84,6 +84,19 @@ def published(intent: Intent | None) -> None:
         _local.open.remove(intent)
 
 
+def withdraw(intent: Intent | None) -> None:
+    """The intent's transaction is about to roll back (before COMMIT, so for sure): nothing to publish.
+
+    If Redis cannot take it, the token ages into a loss and the index is rebuilt: safe, only slower.
+    """
+    if intent is None:
+        return
+    published(intent)
+    if intent.announced:
+        with contextlib.suppress(IndexUnavailable):
+            redis_index.withdraw(board_periods=intent.board_periods, token=intent.token)
+
+
 def publish_failed(intent: Intent | None, *, board_periods: Iterable[BoardPeriod]) -> None:
     """A committed change could not be written to the index."""
     published(intent)

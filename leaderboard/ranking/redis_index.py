@@ -213,6 +213,15 @@ def announce(*, board_periods: Iterable[BoardPeriod], token: str) -> None:
         _call(lambda: _run_all(calls))
 
 
+def withdraw(*, board_periods: Iterable[BoardPeriod], token: str) -> None:
+    """Retire an announcement whose transaction rolls back for sure (one round trip)."""
+    calls: list[Call] = [
+        (scripts.WITHDRAW, bp, [BoardKeys.for_period(bp).inflight], [token]) for bp in board_periods
+    ]
+    if calls:
+        _call(lambda: _run_all(calls))
+
+
 def mark_incomplete(*, board_periods: Iterable[BoardPeriod], tokens: Iterable[str] = ()) -> None:
     """These board periods may miss a committed change: drop `ready`, outdate running rebuilds."""
 

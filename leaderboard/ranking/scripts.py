@@ -82,6 +82,16 @@ return 1
 """
 )
 
+# KEYS: inflight   ARGV: token
+# A change announced, then rolled back before its COMMIT (it was refused): it will never be published.
+WITHDRAW = (
+    _PERIOD
+    + """
+redis.call('ZREM', KEYS[1], ARGV[1])
+return 1
+"""
+)
+
 # KEYS: ready gen inflight   ARGV: token*
 # A change may have committed without reaching the index: stop trusting it and outdate rebuilds.
 MARK_INCOMPLETE = (

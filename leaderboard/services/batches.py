@@ -11,7 +11,7 @@ from leaderboard.boards import BoardPeriod, BoardRef
 from leaderboard.entries import CountedSession, EntryTotals
 from leaderboard.errors import PlayerNotFound, TotalScoreLimit
 from leaderboard.models import GameSession, LeaderboardEntry
-from leaderboard.services.scores import MAX_TOTAL_SCORE, ScoreStanding
+from leaderboard.services.scores import MAX_TOTAL_SCORE, ScoreStanding, refuse_if_limited
 from users.models import User
 
 # The most sessions one batch may hold (the API refuses more).
@@ -98,6 +98,7 @@ def submit_batch(*, sessions: list[NewSession]) -> list[BatchAnswer]:
     ]
     # Last thing before COMMIT, as for a single submit; one index write for the whole batch after it.
     intent = ranking.announce_changes(board_periods={t.board_period for t in totals})
+    refuse_if_limited(intent)  # the batch's limits went with the announcement
     transaction.on_commit(lambda: ranking.record_entries(states, intent=intent), robust=True)
     return [BatchAnswer(session=row, standing=standings[row.user_id]) for row in created]
 

@@ -10,10 +10,10 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from leaderboard import entries, plausibility, ranking, selectors, submit_statement
+from leaderboard import entries, plausibility, ranking, rate_limits, selectors, submit_statement
 from leaderboard.boards import BoardPeriod, BoardRef
 from leaderboard.entries import ChangedEntry, CountedSession, EntryTotals
-from leaderboard.errors import PlayerNotFound, TotalScoreLimit
+from leaderboard.errors import PlayerNotFound, RateLimited, TotalScoreLimit
 from leaderboard.models import GameSession, ScoreBaseline
 from users.models import User
 
@@ -126,6 +126,7 @@ def _record_session(
     session, username, default_period = written.session, written.username, written.default_period
     if written.is_hidden:
         _flag_if_improbable(session, history=None)
+        refuse_if_limited(None)
         return SubmittedScore(
             session=session, username=username, entries={}, is_hidden=True, default_board=default_period
         )
@@ -156,13 +157,30 @@ def _record_session(
         for t in totals
     ]
     # Last thing before COMMIT: from here on the index knows a change of these periods is in flight.
+    # The request's limits went in the same round trip: a refused submit rolls back here.
     intent = ranking.announce_changes(board_periods=list(periods.values()))
+    refuse_if_limited(intent)
 
     def publish() -> None:
         submitted.placements.update(ranking.record_entries(states, intent=intent))
 
     transaction.on_commit(publish, robust=True)
     return submitted
+
+
+def refuse_if_limited(intent: ranking.Intent | None) -> None:
+    """Raise RateLimited (the transaction rolls back) if a limit this request counted refused it.
+
+    The limits rode along with the announcement (or go now, when nothing was announced).
+    """
+    wait = rate_limits.refused_later()
+    if wait is None:
+        return
+    ranking.withdraw(intent)
+    raise RateLimited(
+        f"Request was throttled. Expected available in {math.ceil(wait)} seconds; nothing was recorded.",
+        wait=wait,
+    )
 
 
 def _flag_if_improbable(session: GameSession, *, history: EntryTotals | None) -> None:

@@ -187,3 +187,36 @@ def test_a_limited_read_and_its_index_read_make_one_round_trip(
     assert len(sends) == 1
     refused = client.get(url)  # the third read: over the limit, however it was served
     assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_submits_limit_goes_with_its_announcement_and_a_refusal_leaves_the_index_complete(
+    settings, api_client: Client, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from django_redis import get_redis_connection
+
+    from leaderboard import ranking, selectors
+    from leaderboard.ranking import redis_index
+
+    settings.LEADERBOARD_SUBMIT_RATE_PER_PLAYER = "1/m"
+    player, other = make_player(), make_player()
+    board_period = selectors.get_default_board_ref().period("all")
+    redis_index.rebuild(board_period=board_period)
+    post = lambda who: api_client.post(  # noqa: E731
+        "/api/leaderboard/submit", submit_body(who), content_type="application/json"
+    )
+    post(other)  # loads the scripts
+    sends = count_round_trips(monkeypatch)
+
+    accepted = post(player)
+    round_trips = len(sends)
+    refused = post(player)
+
+    assert accepted.status_code == 201 and round_trips == 2  # limits + announcement, then the write
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "throttled"
+    assert int(refused["Retry-After"]) >= 1
+    assert GameSession.objects.filter(user=player).count() == 1
+    inflight = redis_index.BoardKeys.for_period(board_period).inflight
+    assert get_redis_connection("default").zcard(inflight) == 0
+    assert ranking.rank_source(board_period=board_period) == "redis"
