@@ -592,18 +592,21 @@ def prepare(target: Target, secret_key: str) -> set[str]:
 
 def add_demo_boards(target: Target, secret_key: str) -> None:
     """Boards the seed would have made, created now and backfilled: the backfill at this size, timed."""
-    created = manage(
+    output = manage(
         target,
         secret_key,
         "shell",
+        "-v",
+        "0",
         "-c",
         "from leaderboard.management.commands import seed\n"
         "from leaderboard.models import Board\n"
         "missing = [b['slug'] for b in seed.DEMO_BOARDS if not Board.objects.filter(slug=b['slug']).exists()]\n"
         "seed.create_demo_boards()\n"
-        "print(' '.join(missing))",
+        "print('created:', *missing)",
         capture=True,
-    ).split()
+    )
+    created = next(line for line in output.splitlines() if line.startswith("created:")).split()[1:]
     for slug in created:
         log(f"backfilling the new board {slug} from the session log")
         started = time.monotonic()

@@ -129,6 +129,7 @@ ENTRY_COLUMNS = (
     "board_id, period, user_id, username, total_score, rank_value, session_count, last_updated, "
     "value_session_id, version"
 )
+ROW_PLACEHOLDERS = "(" + ", ".join(["%s"] * len(ENTRY_COLUMNS.split(","))) + ")"
 
 
 def merge_entries(
@@ -142,21 +143,8 @@ def merge_entries(
     if not candidates:
         return []
     version = version_at(changed_at)
-    params: list[Any] = []
-    for c in candidates:
-        params += [
-            c.board_id,
-            c.period,
-            c.user_id,
-            usernames[c.user_id],
-            c.value,
-            c.rank_value,
-            c.session_count,
-            connection.ops.adapt_datetimefield_value(c.reached_at),
-            c.value_session_id,
-            version,
-        ]
-    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(candidates))
+    params = [value for c in candidates for value in c.row(usernames[c.user_id], version)]
+    rows = ", ".join([ROW_PLACEHOLDERS] * len(candidates))
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO leaderboard ({ENTRY_COLUMNS}) VALUES {rows}{MERGE_ON_CONFLICT}", params)
         written = {(row[0], row[1], row[2]): row[3:] for row in cursor.fetchall()}
@@ -186,6 +174,22 @@ class FoldedEntry:
     session_count: int
     reached_at: datetime
     value_session_id: int | None
+
+    def row(self, username: str, version: int, *, adapt: bool = True) -> tuple[Any, ...]:
+        """The entry's values in ENTRY_COLUMNS order (`adapt`: the time as the connection stores it)."""
+        reached_at = connection.ops.adapt_datetimefield_value(self.reached_at) if adapt else self.reached_at
+        return (
+            self.board_id,
+            self.period,
+            self.user_id,
+            username,
+            self.value,
+            self.rank_value,
+            self.session_count,
+            reached_at,
+            self.value_session_id,
+            version,
+        )
 
 
 class _Accumulator:
@@ -303,11 +307,9 @@ class ChangedEntry:
 
 
 # Rows equal to what is stored are left alone (the WHERE), so only real changes come back.
-_WRITE_RECOUNT_SQL = """
-INSERT INTO leaderboard
-    (board_id, period, user_id, username, total_score, rank_value, session_count, last_updated,
-     value_session_id, version)
-VALUES {rows}
+_WRITE_RECOUNT_SQL = f"""
+INSERT INTO leaderboard ({ENTRY_COLUMNS})
+VALUES {{rows}}
 ON CONFLICT (board_id, period, user_id) DO UPDATE SET
     username = EXCLUDED.username,
     total_score = EXCLUDED.total_score,
@@ -345,21 +347,8 @@ def write_recount(
     with connection.cursor() as cursor:
         for start in range(0, len(folded), _WRITE_BATCH):
             batch = folded[start : start + _WRITE_BATCH]
-            params: list[Any] = []
-            for e in batch:
-                params += [
-                    e.board_id,
-                    e.period,
-                    e.user_id,
-                    usernames[e.user_id],
-                    e.value,
-                    e.rank_value,
-                    e.session_count,
-                    connection.ops.adapt_datetimefield_value(e.reached_at),
-                    e.value_session_id,
-                    version,
-                ]
-            rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(batch))
+            params = [value for e in batch for value in e.row(usernames[e.user_id], version)]
+            rows = ", ".join([ROW_PLACEHOLDERS] * len(batch))
             cursor.execute(_WRITE_RECOUNT_SQL.replace("{rows}", rows), params)
             changed += [ChangedEntry(*row) for row in cursor.fetchall()]
         changed += _delete_stale(

@@ -44,6 +44,15 @@ def _period(board: BoardRef, period: str | None) -> BoardPeriod:
         raise ValidationError({"period": [exc.message]}) from exc
 
 
+def _board_read(
+    request: Request, slug: str, inputs: type[serializers.PeriodInput]
+) -> tuple[dict[str, Any], BoardRef, BoardPeriod]:
+    """A board read's query (checked first: a bad one is a 400 whatever the path names), board and period."""
+    data = validated(inputs, request.query_params)
+    board = _board(slug)
+    return data, board, _period(board, data.get("period"))
+
+
 def _period_body(board: BoardRef, board_period: BoardPeriod) -> selectors.PeriodInfo:
     return selectors.describe_period(board=board, board_period=board_period)
 
@@ -156,9 +165,7 @@ class BoardPlayerApi(ApiView):
     )
     @stale_reads_ok
     def get(self, request: Request, slug: str, user_id: str) -> Response:
-        period = validated(serializers.PeriodInput, request.query_params).get("period")
-        board = _board(slug)
-        board_period = _period(board, period)
+        _, board, board_period = _board_read(request, slug, serializers.PeriodInput)
         player_id = user_id_from_path(user_id)
         standing = selectors.get_player_rank(user_id=player_id, board_period=board_period)
         if standing is None:
@@ -181,9 +188,7 @@ class BoardAroundApi(ApiView):
     )
     @stale_reads_ok
     def get(self, request: Request, slug: str, user_id: str) -> Response:
-        data = validated(serializers.AroundInput, request.query_params)
-        board = _board(slug)
-        board_period = _period(board, data.get("period"))
+        data, board, board_period = _board_read(request, slug, serializers.AroundInput)
         player_id = user_id_from_path(user_id)
         around = selectors.get_around(board_period=board_period, user_id=player_id, count=data["k"])
         if around is None:
@@ -207,9 +212,7 @@ class BoardFriendsApi(ApiView):
     )
     @stale_reads_ok
     def get(self, request: Request, slug: str, user_id: str) -> Response:
-        period = validated(serializers.PeriodInput, request.query_params).get("period")
-        board = _board(slug)
-        board_period = _period(board, period)
+        _, board, board_period = _board_read(request, slug, serializers.PeriodInput)
         player_id = _visible_player(user_id)
         friends = selectors.get_friends(board=board, board_period=board_period, user_id=player_id)
         players = [

@@ -258,46 +258,15 @@ class Command(BaseCommand):
 
 def _insert_entries(folded: list[entries.FoldedEntry], usernames: dict[int, str], version: int) -> None:
     """Write fresh entries straight in: the tables were emptied, so there is nothing to merge."""
-    columns = (
-        "board_id, period, user_id, username, total_score, rank_value, session_count, last_updated, "
-        "value_session_id, version"
-    )
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY leaderboard ({columns}) FROM STDIN") as copy:
+            with cursor.cursor.copy(f"COPY leaderboard ({entries.ENTRY_COLUMNS}) FROM STDIN") as copy:
                 for e in folded:
-                    copy.write_row(
-                        (
-                            e.board_id,
-                            e.period,
-                            e.user_id,
-                            usernames[e.user_id],
-                            e.value,
-                            e.rank_value,
-                            e.session_count,
-                            e.reached_at,
-                            e.value_session_id,
-                            version,
-                        )
-                    )
+                    copy.write_row(e.row(usernames[e.user_id], version, adapt=False))
             return
         cursor.executemany(
-            f"INSERT INTO leaderboard ({columns}) VALUES ({', '.join(['%s'] * 10)})",
-            [
-                (
-                    e.board_id,
-                    e.period,
-                    e.user_id,
-                    usernames[e.user_id],
-                    e.value,
-                    e.rank_value,
-                    e.session_count,
-                    connection.ops.adapt_datetimefield_value(e.reached_at),
-                    e.value_session_id,
-                    version,
-                )
-                for e in folded
-            ],
+            f"INSERT INTO leaderboard ({entries.ENTRY_COLUMNS}) VALUES {entries.ROW_PLACEHOLDERS}",
+            [e.row(usernames[e.user_id], version) for e in folded],
         )
 
 
