@@ -961,6 +961,8 @@ def plan_scenarios(
         unavailable["submit"] = f"n/a (every submit feeds at least {boards.fewest_feeds} boards)"
     else:
         extra["submit"] = {"BENCH_GAME_MODE": boards.fewest_mode}
+        # The batch target is held like the one-board submit's: sessions that feed one board.
+        extra["batch"]["BENCH_GAME_MODE"] = boards.fewest_mode
     if "submit4" in names:
         if boards.most_feeds >= 4:
             extra["submit4"] = {"BENCH_GAME_MODE": boards.most_mode}
@@ -985,7 +987,10 @@ def run_scenarios(
     log(f"serving with {describe(serving)}")
     boards = read_boards(main.database_url)
     names, extra, unavailable = plan_scenarios(args, boards)
-    labels = {"submit": f"submit, {boards.fewest_feeds} board ({boards.fewest_mode})"}
+    labels = {
+        "submit": f"submit, {boards.fewest_feeds} board ({boards.fewest_mode})",
+        "batch": f"batch submit x{BATCH_SIZE}, {boards.fewest_feeds} board ({boards.fewest_mode})",
+    }
     if "submit4" in extra:
         labels["submit4"] = f"submit, {boards.most_feeds} boards ({boards.most_mode})"
     period, in_period = read_period_players(main.database_url, WINDOWED_BOARD)
