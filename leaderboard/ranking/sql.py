@@ -4,7 +4,7 @@ Redis is away. Every query walks the entry_listing_order index (board, period, r
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection
+from django.db import connections, router
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -161,7 +161,9 @@ def list_rows_around(*, board_period: BoardPeriod, user_id: int, count: int) -> 
         "user": user_id,
         "count": count,
     }
-    with connection.cursor() as cursor:
+    # Raw SQL skips the router on its own: ask it, so around-me reads from a replica like the rest.
+    alias = router.db_for_read(LeaderboardEntry)
+    with connections[alias].cursor() as cursor:
         cursor.execute(_AROUND_SQL, params)
         fetched = cursor.fetchall()
     if not fetched:

@@ -117,7 +117,7 @@ def test_a_foreign_host_is_still_refused_on_machine_paths(client: Client, machin
 
 
 def test_the_database_away_is_still_a_json_503_on_the_api(client: Client) -> None:
-    with mock.patch("leaderboard.selectors.get_top", side_effect=OperationalError("connection refused")):
+    with mock.patch("leaderboard.selectors.get_top_json", side_effect=OperationalError("connection refused")):
         response = client.get("/api/leaderboard/top", headers={"X-Request-ID": "down-1"})
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
