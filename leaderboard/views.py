@@ -18,7 +18,8 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
-from leaderboard import charts, live_metrics, ranking, selectors
+from leaderboard import charts, entries, live_metrics, ranking, selectors
+from leaderboard.api.cursors import Cursor, InvalidCursor
 from leaderboard.boards import BoardRef
 from leaderboard.db_router import stale_reads_ok
 from leaderboard.errors import InvalidPeriodParameter
@@ -119,16 +120,35 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     asked = request.GET.get("period") or selectors.CURRENT
     now = timezone.now()
     try:
-        board_period = selectors.resolve_period(board=board, period=asked, now=now)
+        cursor = Cursor.decode(request.GET["cursor"]) if request.GET.get("cursor") else None
+    except InvalidCursor:
+        return _bad_request(request, "This page link is broken: start again from the top of the board.")
+    try:
+        # A walk stays in the period its first page showed, even once the board has reset.
+        board_period = selectors.resolve_period(
+            board=board, period=cursor.period if cursor else asked, now=now
+        )
     except InvalidPeriodParameter as exc:
         return _bad_request(request, exc.message)
+    if cursor and (board_period.period != cursor.period or asked not in (selectors.CURRENT, cursor.period)):
+        return _bad_request(request, "This page link belongs to another period.")
     period = selectors.describe_period(board=board, board_period=board_period, now=now)
     # "current" follows the board into its next period at a reset; a named period stays put.
     period_param = selectors.CURRENT if asked == selectors.CURRENT else period.key
     size = _top_size(request.GET.get("n"))
-    top = selectors.get_top(limit=size, board_period=board_period)
-    snapshot = ",".join(f"{row.user_id}:{row.rank}" for row in top.rows)
-    poll = {"n": size, "prev": snapshot, "board": board.slug, "period": period_param}
+    top = selectors.get_top_page(
+        board_period=board_period,
+        limit=size,
+        after=cursor.after if cursor else None,
+        changed_until=cursor.walk_began if cursor else None,
+    )
+    # The first page knows how many players there are; a later page only that it came back full.
+    next_cursor = ""
+    more = cursor is not None or top.total_players > size
+    if top.last_key is not None and len(top.rows) == size and more:
+        # `now` was read before the page: an entry changed after it is left out of the later pages.
+        walk_began = cursor.walk_began if cursor else entries.version_at(now)
+        next_cursor = Cursor(top.last_key, board_period.period, walk_began).encode()
     context: dict[str, object] = {
         "board": board,
         "period": period,
@@ -136,13 +156,22 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
         "current_key": board.period_key_at(now),
         "size": size,
         "sizes": TOP_SIZES,
-        "rows": rank_changes(top.rows, parse_snapshot(request.GET.get("prev", ""))),
+        "is_later_page": cursor is not None,
+        "next_cursor": next_cursor,
         "total_players": top.total_players,
-        # Final standings do not change: a past period is not polled.
-        "poll_vals": json.dumps(poll) if period.is_current else "",
         "now": now,
         "updated_at": now,
     }
+    if cursor:
+        context["rows"] = rank_changes(top.rows, {})
+        # A later page is one fixed read of the walk: a poll would bring the first page back.
+        context["poll_vals"] = ""
+    else:
+        snapshot = ",".join(f"{row.user_id}:{row.rank}" for row in top.rows)
+        poll = {"n": size, "prev": snapshot, "board": board.slug, "period": period_param}
+        context["rows"] = rank_changes(top.rows, parse_snapshot(request.GET.get("prev", "")))
+        # Final standings do not change: a past period is not polled.
+        context["poll_vals"] = json.dumps(poll) if period.is_current else ""
     if _wants_fragment(request):
         return render(request, "leaderboard/_top_table.html", context)
     context["boards"] = _board_choices(board)
@@ -185,6 +214,9 @@ def player_detail(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
     context["around_period"] = around_period
     context["around"] = selectors.get_around(
         board_period=around_period, user_id=player.pk, count=AROUND_COUNT
+    )
+    context["friends"] = selectors.get_friends(
+        board=around_board, board_period=around_period, user_id=player.pk
     )
     context["boards"] = _board_choices(around_board)
     return render(request, "leaderboard/player.html", context)

@@ -1,4 +1,5 @@
-"""Boards in a real browser: switching boards, and the player's standings and neighbours on a phone."""
+"""Boards in a real browser: switching boards, later pages of a board, and the player's standings,
+neighbours and friends on a phone."""
 
 import re
 from typing import Any
@@ -8,6 +9,7 @@ from playwright.sync_api import expect
 
 from leaderboard import selectors, services
 from tests.factories import make_player, submit
+from users import services as user_services
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -43,7 +45,7 @@ def test_switching_board_with_the_select_swaps_the_table(live_server, page, scre
     expect(rows).to_have_text(["ace", "grinder"])
     expect(page.locator("#board-heading")).to_have_text("Best solo run")
     expect(page.locator("#top-table thead th.col-total")).to_have_text("Best")
-    assert "board=solo-best" in page.url
+    expect(page).to_have_url(re.compile(r"board=solo-best"))  # htmx pushes the URL once the swap settles
     assert page.evaluate("window.__loadedOnce") is True  # swapped in place, not reloaded
 
     page.select_option("#board-select", "weekly-solo")
@@ -118,3 +120,56 @@ def test_player_tables_fit_a_375px_phone_without_breaking_names(live_server, pho
     assert phone_page.evaluate("document.documentElement.scrollWidth") <= 375
     expect(phone_page.locator(".period-status--live")).to_contain_text("Resets in")
     screenshot(phone_page, "home-phone-weekly")
+
+
+def test_friends_fit_a_375px_phone_without_breaking_names(live_server, phone_page, screenshot) -> None:  # type: ignore[no-untyped-def]
+    names = ["a_name_far_too_long_for_a_phone_screen_column", *(f"user_98{i:02d}{i}" for i in range(7))]
+    players = [make_player(name) for name in names]
+    for i, player in enumerate(players):
+        submit(player, 2_000_000_000 - 1_000 * i)
+    me = players[3]
+    for followed in (*players[:3], *players[4:6]):
+        user_services.follow_player(follower_id=me.pk, followed_id=followed.pk)
+
+    phone_page.goto(f"{live_server.url}/players/{me.pk}/")
+
+    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 375
+    friends = phone_page.locator(".ranking--friends")
+    assert friends.evaluate("t => t.parentElement.scrollWidth <= t.parentElement.clientWidth")
+    lines = phone_page.evaluate(NAME_LINES, ".ranking--friends .player a")
+    assert len(lines) == 6 and [name for name, count in lines if count != 1] == []
+    current = friends.locator('tr[aria-current="true"]')
+    assert current.get_attribute("data-user-id") == str(me.pk)
+    assert current.get_attribute("data-group-rank") == "4" and current.get_attribute("data-rank") == "4"
+    expect(current.locator("td").last).to_have_text("#4 of 8")
+    friends.scroll_into_view_if_needed()
+    screenshot(phone_page, "player-phone-friends")
+
+
+def test_next_shows_the_following_ranks_and_top_goes_back(live_server, page, phone_page, screenshot) -> None:  # type: ignore[no-untyped-def]
+    for i in range(13):
+        submit(make_player(f"runner_{i:02d}"), 1_000 - 10 * i)
+    page.goto(live_server.url)
+    rows = page.locator("#top-table tbody tr[data-user-id]")
+    expect(rows).to_have_count(10)
+
+    page.get_by_role("link", name="Next 10 \u203a").click()
+
+    expect(rows).to_have_count(3)
+    assert [row.get_attribute("data-rank") for row in rows.all()] == ["11", "12", "13"]
+    expect(rows.first.locator("th")).to_have_text("runner_10")
+    assert "cursor=" in page.url
+    assert page.locator("#top-table").get_attribute("hx-trigger") is None  # a later page is not polled
+    expect(page.get_by_role("link", name=re.compile("Next"))).to_have_count(0)
+    screenshot(page, "home-next-page")
+
+    phone_page.goto(page.url)
+    expect(phone_page.locator("#top-table tbody tr[data-user-id]")).to_have_count(3)
+    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 375
+    screenshot(phone_page, "home-phone-next-page")
+
+    page.get_by_role("link", name="\u2039 Top").click()
+
+    expect(rows).to_have_count(10)
+    expect(rows.first).to_have_attribute("data-rank", "1")
+    assert page.locator("#top-table").get_attribute("hx-trigger") == "every 5s"

@@ -1,5 +1,5 @@
-"""The pages of every board: the switcher, periods and their countdown, archives, the player's standings
-and the players around them."""
+"""The pages of every board: the switcher, periods and their countdown, archives, later pages of a board,
+the player's standings, the players around them and their friends."""
 
 import re
 from datetime import UTC, datetime, time, timedelta
@@ -10,9 +10,12 @@ from django.test import Client
 from django.utils import timezone
 
 from leaderboard import selectors, services
+from leaderboard.api.cursors import Cursor
 from leaderboard.boards import BoardRef
+from leaderboard.ranking import ListingKey
 from leaderboard.templatetags.leaderboard_boards import countdown
-from tests.factories import make_player, submit
+from tests.factories import make_moderator, make_player, submit
+from users import services as user_services
 
 pytestmark = pytest.mark.django_db
 
@@ -181,6 +184,179 @@ def test_a_bad_period_is_400(client: Client, query: str) -> None:
 def test_a_history_restore_gets_the_whole_page(client: Client) -> None:
     response = client.get("/?board=global", HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true")
     assert response.content.decode().startswith("<!doctype html>")
+
+
+def next_link(html: str) -> str | None:
+    link = re.search(r'class="page-nav__link page-nav__link--next" href="([^"]+)"', html)
+    return link[1].replace("&amp;", "&") if link else None
+
+
+@pytest.mark.parametrize(("players", "page_sizes"), [(23, [10, 10, 3]), (20, [10, 10, 0]), (10, [10])])
+def test_next_links_walk_the_whole_board_with_true_ranks(
+    client: Client, players: int, page_sizes: list[int]
+) -> None:
+    scores = [1_000 - 10 * (i // 3) for i in range(players)]  # ties of three: one spans rows 10 and 11
+    names = [f"walker{i:02d}" for i in range(players)]
+    for name, score in zip(names, scores, strict=True):
+        submit(make_player(name), score)
+    # In listing order already: best first, and a tie in the order its value was reached.
+    expected = [
+        (1 + sum(s > score for s in scores), n, f"{score:,}") for n, score in zip(names, scores, strict=True)
+    ]
+
+    seen: list[tuple[int, str, str]] = []
+    shown_sizes: list[int] = []
+    url: str | None = "/?n=10"
+    while url is not None and len(shown_sizes) <= len(page_sizes):
+        html = client.get(url).content.decode()
+        rows = shown_rows(html)
+        seen += rows
+        shown_sizes.append(len(rows))
+        url = next_link(html)
+        if url is not None:
+            assert re.fullmatch(r"/\?board=global&period=current&n=10&cursor=[\w-]+", url)
+
+    assert seen == expected
+    assert shown_sizes == page_sizes
+    if page_sizes[-1] == 0:
+        assert "No more players: that was the end of the board." in html
+
+
+def test_a_later_page_keeps_the_columns_and_the_period_and_is_not_polled(client: Client) -> None:
+    make_weekly_best_board()
+    for i in range(12):
+        submit(make_player(f"p{i:02d}"), 100 + i)  # lower is better: p00 leads
+    first = client.get("/?board=weekly-solo").content.decode()
+    link = next_link(first)
+    assert link is not None and 'hx-trigger="every 5s"' in first and "\u2039 Top" not in first
+
+    for response in (client.get(link), client.get(link, HTTP_HX_REQUEST="true")):
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert shown_rows(html) == [(11, "p10", "110"), (12, "p11", "111")]
+        assert 'hx-trigger="every 5s"' not in html and "hx-vals" not in html
+        assert '<th scope="col" class="num col-total">Best</th>' in html
+        assert '<th scope="col" class="num col-sessions">Sessions</th>' in html
+        assert "Solo · best single session · lower is better · weekly" in html and "Resets in <time" in html
+        assert 'href="/?board=weekly-solo&amp;period=current&amp;n=10">\u2039 Top</a>' in html
+        assert next_link(html) is None and "does not refresh" in html
+    assert html.lstrip().startswith('<div id="top-table"')
+
+
+def test_a_later_page_leaves_out_players_who_scored_since_the_first(client: Client) -> None:
+    players = [make_player(f"p{i:02d}") for i in range(13)]
+    for i, player in enumerate(players):
+        submit(player, 200 - i)
+    link = next_link(client.get("/?n=10").content.decode())
+    assert link is not None
+    submit(players[11], 100)  # 288: p11 jumps to the top after the first page was read
+
+    html = client.get(link).content.decode()
+
+    assert shown_rows(html) == [(12, "p10", "190"), (13, "p12", "188")]  # true ranks, p11 not twice
+
+
+def a_cursor(period: str) -> str:
+    after = ListingKey.of(rank_value=100, reached_at=datetime(2026, 1, 5, tzinfo=UTC), user_id=1)
+    return Cursor(after=after, period=period, walk_began=0).encode()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "cursor=not-a-cursor",
+        "cursor=e30",  # "{}"
+        f"cursor={a_cursor('2026-13-01')}",
+        f"cursor={a_cursor('current')}",  # a keyword, not a period
+        f"board=weekly-solo&cursor={a_cursor('all')}",  # another board's period
+        "board=weekly-solo&period=previous&cursor=THIS-WEEK",
+    ],
+)
+def test_a_bad_cursor_is_400(client: Client, query: str) -> None:
+    board = make_weekly_best_board()
+    query = query.replace("THIS-WEEK", a_cursor(board.period_key_at(timezone.now())))
+
+    response = client.get(f"/?{query}")
+    fragment = client.get(f"/?{query}", HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 400 and fragment.status_code == 400
+    assert "Bad request" in response.content.decode()
+
+
+def test_a_walk_begun_before_a_reset_stays_in_its_period(client: Client) -> None:
+    make_board("daily", window="daily")
+    yesterday = timezone.now() - timedelta(days=1)
+    for i in range(12):
+        submit(make_player(f"old{i:02d}"), 100 - i, played_at=yesterday)
+    submit(make_player("today"), 999)
+    key = yesterday.astimezone(UTC).date().isoformat()
+    link = next_link(client.get(f"/?board=daily&period={key}").content.decode())
+    assert link is not None and f"period={key}&" in link
+
+    # The page was read as "current" before midnight; its next page is read after.
+    html = client.get(link.replace(f"period={key}", "period=current")).content.decode()
+
+    assert shown_rows(html) == [(11, "old10", "90"), (12, "old11", "89")]
+    assert "Final standings" in html and 'hx-trigger="every 5s"' not in html
+
+
+def friends_rows(html: str) -> list[tuple[str, bool]]:
+    """Each row of the friends table as text (group rank, player, value, board rank), and whether it is
+    the player's own."""
+    table = re.search(r'<table class="ranking ranking--friends">.*?</table>', html, re.S)
+    assert table is not None
+    return [
+        (re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", cells)).strip(), bool(current))
+        for current, cells in re.findall(
+            r'<tr data-user-id="\d+" data-group-rank="\d+" data-rank="\d+"'
+            r'( class="is-current" aria-current="true")?>(.*?)</tr>',
+            table[0],
+            re.S,
+        )
+    ]
+
+
+def test_friends_rank_the_group_and_keep_the_board_ranks(client: Client) -> None:
+    make_board("solo-best", game_mode="solo", aggregation="best")
+    names = ("leader", "friend", "me", "tied", "outsider", "hidden", "unranked")
+    p = {name: make_player(name) for name in names}
+    for name, score in [("leader", 10_000), ("friend", 9_000), ("me", 5_000), ("tied", 5_000)]:
+        submit(p[name], score)
+    submit(p["outsider"], 4_000)
+    submit(p["hidden"], 8_000)
+    submit(p["me"], 6_000)  # total 11,000, best 6,000
+    for name in ("friend", "tied", "hidden", "unranked"):
+        user_services.follow_player(follower_id=p["me"].pk, followed_id=p[name].pk)
+    services.hide_player(user_id=p["hidden"].pk, moderator=make_moderator(), reason="cheating")
+
+    total = client.get(f"/players/{p['me'].pk}/").content.decode()
+    best = client.get(f"/players/{p['me'].pk}/?board=solo-best").content.decode()
+
+    assert friends_rows(total) == [
+        ("1 me 11,000 #1 of 5", True),
+        ("2 friend 9,000 #3 of 5", False),
+        ("3 tied 5,000 #4 of 5", False),
+    ]
+    assert friends_rows(best) == [
+        ("1 friend 9,000 #2 of 5", False),
+        ("2 me 6,000 #3 of 5", True),
+        ("3 tied 5,000 #4 of 5", False),
+    ]
+    assert "A group of 4: 3 ranked among the board's 5 players, the others have no score here yet." in total
+    assert "Follows no one yet" not in total
+
+
+def test_friends_of_a_player_who_follows_no_one(client: Client) -> None:
+    loner, follower, unranked = make_player("loner"), make_player("follower"), make_player("unranked")
+    submit(loner, 10)
+    user_services.follow_player(follower_id=follower.pk, followed_id=unranked.pk)
+
+    alone = client.get(f"/players/{loner.pk}/").content.decode()
+    nobody_ranked = client.get(f"/players/{follower.pk}/").content.decode()
+
+    assert "Follows no one yet." in alone and "ranking--friends" not in alone
+    assert "no one in it is ranked on this board yet" in nobody_ranked
+    assert "Follows no one yet" not in nobody_ranked
 
 
 def standing_rows(html: str) -> dict[str, str]:
