@@ -168,8 +168,12 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
         context["poll_vals"] = ""
     else:
         snapshot = ",".join(f"{row.user_id}:{row.rank}" for row in top.rows)
-        poll = {"n": size, "prev": snapshot, "board": board.slug, "period": period_param}
-        context["rows"] = rank_changes(top.rows, parse_snapshot(request.GET.get("prev", "")))
+        # `shown` names the period the snapshot is of: after a reset, "current" is a new period whose
+        # rows are not news compared with the last period's.
+        poll = {"n": size, "prev": snapshot, "shown": period.key, "board": board.slug, "period": period_param}
+        same_period = request.GET.get("shown", period.key) == period.key
+        previous = parse_snapshot(request.GET.get("prev", "")) if same_period else {}
+        context["rows"] = rank_changes(top.rows, previous)
         # Final standings do not change: a past period is not polled.
         context["poll_vals"] = json.dumps(poll) if period.is_current else ""
     if _wants_fragment(request):

@@ -126,6 +126,27 @@ def test_the_poll_of_a_windowed_board_keeps_its_board_and_period(client: Client)
     assert 'id="period-field" name="period" value="current"' in html
 
 
+def test_the_first_poll_after_a_reset_marks_no_row_new(client: Client) -> None:
+    board = make_board("daily", window="daily")
+    yesterday = timezone.now() - timedelta(days=1)
+    old, fresh, riser = make_player("old"), make_player("fresh"), make_player("riser")
+    submit(old, 50, played_at=yesterday)
+    for player, score in [(fresh, 40), (riser, 30)]:
+        submit(player, score)
+    last_period = board.period_key_at(yesterday)
+    today = board.period_key_at(timezone.now())
+    poll = "/?board=daily&period=current&n=10&prev={prev}&shown={shown}"
+
+    # The page showed yesterday's board ("old" at 1); the poll lands after midnight.
+    after_reset = client.get(poll.format(prev=f"{old.pk}:1", shown=last_period), HTTP_HX_REQUEST="true")
+    # Within today: "riser" was not on the page before, "fresh" held its place.
+    same_day = client.get(poll.format(prev=f"{fresh.pk}:1", shown=today), HTTP_HX_REQUEST="true")
+
+    assert re.findall(r'data-change="(\w*)"', after_reset.content.decode()) == ["", ""]
+    assert re.findall(r'data-change="(\w*)"', same_day.content.decode()) == ["", "new"]
+    assert f"&quot;shown&quot;: &quot;{today}&quot;" in same_day.content.decode()
+
+
 def test_previous_period_links_lead_to_the_final_standings(client: Client) -> None:
     make_board("daily", window="daily")
     earlier, later = make_player("earlier"), make_player("later")
