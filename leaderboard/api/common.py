@@ -20,10 +20,12 @@ USER_ID_PATH = OpenApiParameter(
 )
 
 
-def validated(serializer_class: type[serializers.serializers.Serializer], data: object) -> dict:  # type: ignore[type-arg]
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
+def validated(serializer_class: type[serializers.InputSerializer], data: object) -> dict[str, Any]:
+    """The input's validated data, or a 400 with DRF's errors."""
+    errors, values = serializers.check(serializer_class, data)
+    if errors is not None:
+        raise ValidationError(errors)
+    return values
 
 
 # The path's user id is checked by UserIdInput's own field, built once: a serializer per request

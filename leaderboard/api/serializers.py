@@ -3,6 +3,8 @@
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from rest_framework import serializers
 
 from leaderboard.errors import InvalidUsername
@@ -11,6 +13,34 @@ from leaderboard.services.scores import MAX_TOTAL_SCORE
 from users import usernames
 
 MAX_ID = 2**63 - 1  # the largest value a BIGINT primary key can hold
+
+InputSerializer = serializers.Serializer  # type: ignore[type-arg]
+
+# One instance of each input serializer, built once: a serializer per input deep-copies its
+# declared fields every time, and validating keeps no state on the instance or its fields.
+_CHECKERS: dict[type[InputSerializer], InputSerializer] = {}
+
+
+def check(serializer_class: type[InputSerializer], data: object) -> tuple[Any, dict[str, Any]]:
+    """(None, the validated data), or (the errors as DRF's is_valid() words them, {})."""
+    checker = _CHECKERS.get(serializer_class)
+    if checker is None:
+        checker = _CHECKERS[serializer_class] = serializer_class()
+    try:
+        return None, dict(checker.run_validation(data))
+    except serializers.ValidationError:
+        pass
+    # Refused (the rare way): a serializer of its own words the errors.
+    serializer = serializer_class(data=data)
+    if serializer.is_valid():
+        return None, dict(serializer.validated_data)
+    return serializer.errors, {}
+
+
+@receiver(setting_changed)
+def _forget_checkers(**kwargs: Any) -> None:
+    # Some inputs read settings when built (the largest score): a changed setting builds them again.
+    _CHECKERS.clear()
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -99,11 +129,11 @@ def validated_batch(data: Any) -> list[dict[str, Any]]:
         )
     valid, errors = [], {}
     for index, item in enumerate(sessions):
-        item_serializer = SubmitScoreInput(data=item)
-        if item_serializer.is_valid():
-            valid.append(dict(item_serializer.validated_data))
+        item_errors, values = check(SubmitScoreInput, item)
+        if item_errors is None:
+            valid.append(values)
         else:
-            errors[str(index)] = item_serializer.errors
+            errors[str(index)] = item_errors
     if errors:
         raise serializers.ValidationError({"sessions": errors})
     return valid
