@@ -11,6 +11,7 @@ change before its COMMIT (`announce_changes`) and publish it after (`record_entr
 import contextlib
 import logging
 import time
+from bisect import bisect_right
 from collections.abc import Iterable
 from typing import Any
 
@@ -223,13 +224,17 @@ def get_placements_after(
         except IndexUnavailable:
             pass
         else:
-            newcomers = sum(1 for _, old, _ in changes if old is None)
+            # The index counts changed players at their old values: take out those above, add those
+            # above at their new ones. Sorted, each correction is a binary search, not a pass.
+            leaving = sorted(old for _, old, _ in changes if old is not None)
+            arriving = sorted(after)
+            newcomers = len(changes) - len(leaving)
             return {
                 uid: Placement(
                     rank=1
                     + above[new]
-                    - sum(1 for _, old, _ in changes if old is not None and old > new)
-                    + sum(1 for other in after if other > new),
+                    - (len(leaving) - bisect_right(leaving, new))
+                    + (len(arriving) - bisect_right(arriving, new)),
                     total_players=players + newcomers,
                 )
                 for uid, _, new in changes
