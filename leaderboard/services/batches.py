@@ -2,8 +2,9 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from leaderboard import entries, plausibility, ranking, selectors
@@ -60,7 +61,7 @@ def submit_batch(*, sessions: list[NewSession]) -> list[BatchAnswer]:
     default_period = default.period_at(now)
     players = _lock_players(sessions, default_period)
 
-    created = GameSession.objects.bulk_create(
+    created = _insert_sessions(
         [
             _session(s, now, players, previous)
             for s, previous in zip(sessions, _running_totals(sessions, players), strict=True)
@@ -156,6 +157,39 @@ def _session(
         is_flagged=bool(reason),
         flag_reason=reason,
     )
+
+
+# PostgreSQL takes the sessions as one array per column (as the entries' merge does); ordered by
+# their place in the batch, so the ids the sequence hands out ascend in batch order.
+_INSERT_SESSIONS = """
+INSERT INTO game_session (user_id, score, game_mode, played_at, is_void, is_flagged, flag_reason)
+SELECT user_id, score, game_mode, played_at, false, is_flagged, flag_reason
+FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::timestamptz[], %s::boolean[], %s::text[])
+    WITH ORDINALITY AS s(user_id, score, game_mode, played_at, is_flagged, flag_reason, place)
+ORDER BY place
+RETURNING id"""
+
+
+def _insert_sessions(rows: list[GameSession]) -> list[GameSession]:
+    """The batch's sessions, inserted in one statement; each object gets its id."""
+    if connection.vendor != "postgresql":
+        return GameSession.objects.bulk_create(rows)
+    columns: list[Any] = [
+        [row.user_id for row in rows],
+        [row.score for row in rows],
+        [row.game_mode for row in rows],
+        [row.played_at for row in rows],
+        [row.is_flagged for row in rows],
+        [row.flag_reason for row in rows],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_SESSIONS, columns)
+        ids = sorted(session_id for (session_id,) in cursor.fetchall())
+    for row, session_id in zip(rows, ids, strict=True):
+        row.pk = session_id
+        row._state.adding = False
+        row._state.db = connection.alias
+    return rows
 
 
 def _with_period(totals: EntryTotals, board: BoardRef) -> EntryTotals:

@@ -51,7 +51,14 @@ def test_a_batch_answers_every_session_with_its_players_total_and_rank(api_clien
         (120, 1, 1, 3),
         (70, 2, 3, 3),
     ]
-    assert GameSession.objects.filter(pk__in=[s["session_id"] for s in answers]).count() == 3
+    # Each session id names the row of that very session, in the order the batch sent them.
+    stored = GameSession.objects.in_bulk([s["session_id"] for s in answers])
+    assert [(stored[s["session_id"]].user_id, stored[s["session_id"]].score) for s in answers] == [
+        (a.pk, 30),
+        (b.pk, 120),
+        (a.pk, 40),
+    ]
+    assert [s["session_id"] for s in answers] == sorted(s["session_id"] for s in answers)
 
 
 def test_a_batch_makes_the_entries_single_submits_would_on_every_kind_of_board(api_client: Client) -> None:
