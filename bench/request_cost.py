@@ -29,22 +29,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
-        sys.exit("Set DATABASE_URL and REDIS_URL (a seeded PostgreSQL and its Redis).")
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "leaderforge.settings",
-            "DEBUG": "false",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "BEHIND_TLS_PROXY": "true",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    os.environ.setdefault("SECRET_KEY", "request-cost-only")
-    os.environ.setdefault("LEADERBOARD_READ_RATE_PER_CLIENT", "1000000000/s")
-    import django
-
-    django.setup()
+    setup_production_django()
     from django.core.handlers.wsgi import WSGIHandler
     from django.test.utils import override_settings
 
@@ -80,7 +65,7 @@ def main() -> None:
         endpoints["board rank"] = (app, f"/api/v1/boards/{WINDOWED_BOARD}/players/{weekly}", "")
         endpoints["around"] = (app, f"/api/v1/boards/{WINDOWED_BOARD}/players/{weekly}/around", "k=5")
     for name, (handler, path, query) in endpoints.items():
-        status = _call(handler, path, query)
+        status = call(handler, path, query)
         if status != "200 OK":
             sys.exit(f"{name}: {path} answered {status}")
     rounds: dict[str, dict[str, list[float]]] = {name: {"wall": [], "cpu": []} for name in endpoints}
@@ -92,7 +77,7 @@ def main() -> None:
             for name in names[i % len(names) :] + names[: i % len(names)]:
                 handler, path, query = endpoints[name]
                 started, started_cpu = time.perf_counter(), time.thread_time()
-                _call(handler, path, query)
+                call(handler, path, query)
                 cpu[name].append(time.thread_time() - started_cpu)
                 wall[name].append(time.perf_counter() - started)
         for name in names:
@@ -112,9 +97,40 @@ def main() -> None:
     )
 
 
-def _call(handler: Handler, path: str, query: str) -> str:
+def setup_production_django() -> None:
+    """Django with production's settings (DEBUG off, behind a TLS proxy, as the bench serves them),
+    the limits raised out of reach but still running."""
+    if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
+        sys.exit("Set DATABASE_URL and REDIS_URL (a seeded PostgreSQL and its Redis).")
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "leaderforge.settings",
+            "DEBUG": "false",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "BEHIND_TLS_PROXY": "true",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    os.environ.setdefault("SECRET_KEY", "request-cost-only")
+    for limit in ("READ_RATE_PER_CLIENT", "SUBMIT_RATE_PER_PLAYER", "SUBMIT_RATE_PER_API_KEY"):
+        os.environ.setdefault(f"LEADERBOARD_{limit}", "1000000000/s")
+    import django
+
+    django.setup()
+
+
+def call(
+    handler: Handler,
+    path: str,
+    query: str,
+    *,
+    method: str = "GET",
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> str:
+    """One request through `handler` as gunicorn would hand it over; returns the status line."""
     environ = {
-        "REQUEST_METHOD": "GET",
+        "REQUEST_METHOD": method,
         "PATH_INFO": path,
         "QUERY_STRING": query,
         "SCRIPT_NAME": "",
@@ -126,7 +142,10 @@ def _call(handler: Handler, path: str, query: str) -> str:
         "HTTP_ACCEPT": "*/*",
         # wrk's requests say this too: production sits behind a TLS proxy.
         "HTTP_X_FORWARDED_PROTO": "https",
-        "wsgi.input": io.BytesIO(b""),
+        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": "application/json",
+        **{f"HTTP_{name.upper().replace('-', '_')}": value for name, value in (headers or {}).items()},
+        "wsgi.input": io.BytesIO(body),
         "wsgi.errors": sys.stderr,
         "wsgi.url_scheme": "http",
         "wsgi.version": (1, 0),
