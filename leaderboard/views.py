@@ -18,8 +18,8 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
-from leaderboard import charts, entries, live_metrics, ranking, selectors
-from leaderboard.api.cursors import Cursor, InvalidCursor
+from leaderboard import charts, live_metrics, ranking, selectors
+from leaderboard.api.cursors import Cursor, InvalidCursor, read_walk_page
 from leaderboard.boards import BoardRef
 from leaderboard.db_router import stale_reads_ok
 from leaderboard.errors import InvalidPeriodParameter
@@ -136,19 +136,10 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     # "current" follows the board into its next period at a reset; a named period stays put.
     period_param = selectors.CURRENT if asked == selectors.CURRENT else period.key
     size = _top_size(request.GET.get("n"))
-    top = selectors.get_top_page(
-        board_period=board_period,
-        limit=size,
-        after=cursor.after if cursor else None,
-        changed_until=cursor.walk_began if cursor else None,
-    )
-    # The first page knows how many players there are; a later page only that it came back full.
-    next_cursor = ""
-    more = cursor is not None or top.total_players > size
-    if top.last_key is not None and len(top.rows) == size and more:
-        # `now` was read before the page: an entry changed after it is left out of the later pages.
-        walk_began = cursor.walk_began if cursor else entries.version_at(now)
-        next_cursor = Cursor(top.last_key, board_period.period, walk_began).encode()
+    top, following = read_walk_page(board_period=board_period, limit=size, cursor=cursor, now=now)
+    # The first page knows how many players there are: no link to an empty page.
+    if cursor is None and top.total_players <= size:
+        following = None
     context: dict[str, object] = {
         "board": board,
         "period": period,
@@ -157,7 +148,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
         "size": size,
         "sizes": TOP_SIZES,
         "is_later_page": cursor is not None,
-        "next_cursor": next_cursor,
+        "next_cursor": following.encode() if following else "",
         "total_players": top.total_players,
         "now": now,
         "updated_at": now,

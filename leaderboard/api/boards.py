@@ -9,10 +9,10 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from leaderboard import entries, selectors
+from leaderboard import selectors
 from leaderboard.api import serializers
 from leaderboard.api.common import USER_ID_PATH, ApiView, user_id_from_path, validated
-from leaderboard.api.cursors import Cursor, InvalidCursor
+from leaderboard.api.cursors import Cursor, InvalidCursor, read_walk_page
 from leaderboard.api.schema import ERROR_HEADERS, error_responses
 from leaderboard.boards import BoardPeriod, BoardRef
 from leaderboard.db_router import stale_reads_ok
@@ -128,21 +128,15 @@ class BoardTopApi(ApiView):
         if cursor is not None and data.get("period") not in (None, cursor.period):
             raise ValidationError({"cursor": ["This cursor belongs to another period."]})
         board_period = _period(board, cursor.period if cursor else data.get("period"))
-        walk_began = cursor.walk_began if cursor else entries.version_at(timezone.now())
-        page = selectors.get_top_page(
-            board_period=board_period,
-            limit=data["limit"],
-            after=cursor.after if cursor else None,
-            changed_until=cursor.walk_began if cursor else None,
+        page, next_cursor = read_walk_page(
+            board_period=board_period, limit=data["limit"], cursor=cursor, now=timezone.now()
         )
-        full = len(page.rows) == data["limit"] and page.last_key is not None
-        next_cursor = Cursor(page.last_key, board_period.period, walk_began).encode() if full else None  # type: ignore[arg-type]
         body = {
             "board": board.slug,
             "period": _period_body(board, board_period),
             "players": page.rows,
             "total_players": page.total_players,
-            "next_cursor": next_cursor,
+            "next_cursor": next_cursor.encode() if next_cursor else None,
         }
         return Response(PAGE_OUTPUT.to_representation(body))
 

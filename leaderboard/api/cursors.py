@@ -12,7 +12,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from leaderboard.ranking import ListingKey
+from leaderboard import entries, selectors
+from leaderboard.boards import BoardPeriod
+from leaderboard.ranking import ListingKey, TopPlayers
 
 
 class InvalidCursor(ValueError):
@@ -58,3 +60,21 @@ def _integer(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 2**63:
         raise ValueError(value)
     return value
+
+
+def read_walk_page(
+    *, board_period: BoardPeriod, limit: int, cursor: Cursor | None, now: datetime
+) -> tuple[TopPlayers, Cursor | None]:
+    """A page of a walk (its first when `cursor` is None) and the cursor of the next one (None: it came
+    back short, so it was the last). `now` is read before the page: entries changed after it are left
+    out of the later pages."""
+    page = selectors.get_top_page(
+        board_period=board_period,
+        limit=limit,
+        after=cursor.after if cursor else None,
+        changed_until=cursor.walk_began if cursor else None,
+    )
+    if len(page.rows) < limit or page.last_key is None:
+        return page, None
+    walk_began = cursor.walk_began if cursor else entries.version_at(now)
+    return page, Cursor(page.last_key, board_period.period, walk_began)
