@@ -82,9 +82,13 @@ class GameSessionQuerySet(models.QuerySet["GameSession"]):
 class GameSession(models.Model):
     """One played game. Append-only: moderators void a session, never delete it."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sessions")
+    # No single-column indexes on user and game_mode: session_user_played leads with the user, and
+    # nothing reads sessions by mode alone fast enough to pay for an index every submit writes to.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sessions", db_index=False
+    )
     score = models.BigIntegerField()
-    game_mode = models.SlugField(max_length=32, default="solo")
+    game_mode = models.SlugField(max_length=32, default="solo", db_index=False)
     played_at = models.DateTimeField(default=timezone.now)
     is_void = models.BooleanField(default=False)
     # Possible but improbable scores are counted and flagged for a moderator to review.
@@ -131,7 +135,8 @@ class ScoreBaseline(models.Model):
 class LeaderboardEntry(models.Model):
     """A player's standing on one board in one period, kept in step with their sessions."""
 
-    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="entries")
+    # No index of its own: entry_one_per_board_period_and_player leads with the board.
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="entries", db_index=False)
     # The period key (leaderboard.periods): "all" on all-time boards, else the period's first day or month.
     period = models.CharField(max_length=10, default=periods.ALL_TIME_KEY, db_default=periods.ALL_TIME_KEY)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="entries")

@@ -7,6 +7,7 @@ from django.test import Client, TestCase
 from django_redis import get_redis_connection
 
 from leaderboard import selectors, services
+from leaderboard.api import scores
 from leaderboard.models import GameSession, LeaderboardEntry
 from leaderboard.ranking import redis_index
 from tests.factories import make_moderator, make_player, submit
@@ -59,6 +60,28 @@ def test_a_batch_answers_every_session_with_its_players_total_and_rank(api_clien
         (a.pk, 40),
     ]
     assert [s["session_id"] for s in answers] == sorted(s["session_id"] for s in answers)
+
+
+def test_a_batch_answers_each_session_as_the_output_serializer_renders_it() -> None:
+    # The answer's rows skip the serializer's per-field walk: they must already be its output.
+    a, b = make_player(), make_player()
+    submit(a, 10)
+
+    _, body = scores._submit_batch(
+        {
+            "sessions": [
+                {"user_id": a.pk, "score": 5, "game_mode": "solo"},
+                {"user_id": b.pk, "score": 7, "game_mode": "team"},
+            ]
+        }
+    )
+
+    rendered = [scores.SUBMIT_OUTPUT.to_representation(row) for row in body["sessions"]]
+    assert body["sessions"] == rendered
+    assert [[type(v) for v in row.values()] for row in body["sessions"]] == [
+        [type(v) for v in row.values()] for row in rendered
+    ]
+    assert [list(row) for row in body["sessions"]] == [list(scores.SUBMIT_OUTPUT.fields)] * 2
 
 
 def test_a_batch_makes_the_entries_single_submits_would_on_every_kind_of_board(api_client: Client) -> None:
