@@ -5,13 +5,14 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import FilteredRelation, Q
 from django.utils import timezone
 
 from leaderboard import entries, plausibility, ranking, selectors
 from leaderboard.boards import BoardPeriod, BoardRef
 from leaderboard.entries import CountedSession, EntryTotals
 from leaderboard.errors import PlayerNotFound, TotalScoreLimit
-from leaderboard.models import GameSession, LeaderboardEntry
+from leaderboard.models import GameSession
 from leaderboard.services.scores import MAX_TOTAL_SCORE, ScoreStanding, refuse_if_limited
 from users.models import User
 
@@ -105,27 +106,36 @@ def submit_batch(*, sessions: list[NewSession]) -> list[BatchAnswer]:
 
 
 def _lock_players(sessions: list[NewSession], default_period: BoardPeriod) -> dict[int, _Player]:
-    """Lock every player of the batch, in id order (two batches never wait on each other in a circle)."""
+    """Lock every player of the batch, in id order (two batches never wait on each other in a circle),
+    reading each one's default-board entry in the same statement."""
     ids = sorted({s.user_id for s in sessions})
+    entry = FilteredRelation(
+        "entries",
+        condition=Q(entries__board_id=default_period.board_id, entries__period=default_period.period),
+    )
     rows = {
-        pk: (username, hidden)
-        for pk, username, hidden in User.objects.select_for_update(no_key=True)
+        pk: _Player(username, hidden, None if count is None else (total, rank_value, count))
+        for pk, username, hidden, total, rank_value, count in User.objects.select_for_update(
+            no_key=True, of=("self",)
+        )
         .filter(pk__in=ids)
+        .alias(default_entry=entry)
         .order_by("pk")
-        .values_list("pk", "username", "is_hidden")
+        .values_list(
+            "pk",
+            "username",
+            "is_hidden",
+            "default_entry__total_score",
+            "default_entry__rank_value",
+            "default_entry__session_count",
+        )
     }
     for index, session in enumerate(sessions):
         if session.user_id not in rows:
             raise PlayerNotFound(
                 f"sessions[{index}]: no player with id {session.user_id}; nothing was recorded."
             )
-    before = {
-        uid: (total, rank_value, count)
-        for uid, total, rank_value, count in LeaderboardEntry.objects.filter(
-            board_id=default_period.board_id, period=default_period.period, user_id__in=ids
-        ).values_list("user_id", "total_score", "rank_value", "session_count")
-    }
-    return {pk: _Player(username, hidden, before.get(pk)) for pk, (username, hidden) in rows.items()}
+    return rows
 
 
 def _running_totals(sessions: list[NewSession], players: dict[int, _Player]) -> list[tuple[int, int]]:
