@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
-
-from leaderboard import db_router, entries, periods
+from leaderboard import db_router, entries, periods, prepared
 from leaderboard.boards import BOARD_FIELDS, BoardRef
 from leaderboard.entries import EntryTotals
 
@@ -92,7 +90,7 @@ def write_session(
         "default_board": default_board,
     }
     db_router.note_write()
-    with connection.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(_STATEMENT, params)
         rows = cursor.fetchall()
     if not rows:

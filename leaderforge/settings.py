@@ -130,6 +130,10 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------
 # DATABASE_URL unset: the embedded SQLite file. Set: PostgreSQL through psycopg 3.
 SQLITE_URL = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+# The submit statement is prepared once per connection on PostgreSQL (leaderboard.prepared);
+# false for a pooler that cannot carry prepared statements between transactions.
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+
 DATABASES = {
     "default": dj_database_url.parse(
         env_required("DATABASE_URL", SQLITE_URL),
@@ -164,6 +168,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # concurrent load (same throughput, more connections in docs/PERFORMANCE.md). Raise it for batch jobs.
     parallel_workers = env_int("DATABASE_PARALLEL_WORKERS", 0)
     DATABASES["default"]["OPTIONS"]["options"] += f" -c max_parallel_workers_per_gather={parallel_workers}"
+    # Prepare on first use, but only what leaderboard.prepared runs: the ORM's cursors bind parameters
+    # in the client and are never prepared, whatever this says. None: nothing is prepared.
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 0 if DATABASE_PREPARED_STATEMENTS else None
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Concurrent writers on the embedded default: a write transaction takes the write lock when it
