@@ -14,13 +14,13 @@ Usage: DATABASE_URL=... REDIS_URL=... python -m bench.write_cost [--batch] [--re
 
 import argparse
 import json
-import os
 import random
 import statistics
 import time
 from collections.abc import Callable
 
 from bench.request_cost import call, setup_production_django
+from bench.run import process_cpu
 
 BATCH_SIZE = 100
 
@@ -103,18 +103,15 @@ def _backend_cpu(connection) -> Callable[[], float]:  # type: ignore[no-untyped-
     """Seconds of CPU the PostgreSQL backend serving `connection` has used (it must run on this machine).
 
     Requests go through the same persistent connection, so one backend serves them all."""
-    connection.ensure_connection()
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (pid,) = cursor.fetchone()
-    ticks = os.sysconf("SC_CLK_TCK")
 
     def read() -> float:
-        if connection.connection is None or connection.connection.info.backend_pid != pid:
+        used = process_cpu(pid)
+        if used is None or connection.connection is None or connection.connection.info.backend_pid != pid:
             raise SystemExit("the database connection was replaced mid-run: its CPU cannot be followed")
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        return used[1]
 
     return read
 
