@@ -30,6 +30,12 @@ schema.config.checks.positive_data_acceptance.expected_statuses = [
     # A valid request whose Idempotency-Key was drawn before with another body: the documented 422.
     "422",
 ]
+schema.config.checks.negative_data_rejection.expected_statuses = [
+    *schema.config.checks.negative_data_rejection.expected_statuses,
+    # An invalid body drawn past the size limit (a batch of far more than 100 sessions) is refused
+    # before it is parsed: the documented 413, as much a rejection as a 400.
+    "413",
+]
 
 
 @pytest.fixture(autouse=True)
