@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from bench.run import database_name
+
 Handler = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 WINDOWED_BOARD = "weekly-best"
 
@@ -102,21 +104,35 @@ def setup_production_django() -> None:
     the limits raised out of reach but still running."""
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
         sys.exit("Set DATABASE_URL and REDIS_URL (a seeded PostgreSQL and its Redis).")
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "leaderforge.settings",
-            "DEBUG": "false",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "BEHIND_TLS_PROXY": "true",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    os.environ.setdefault("SECRET_KEY", "request-cost-only")
-    for limit in ("READ_RATE_PER_CLIENT", "SUBMIT_RATE_PER_PLAYER", "SUBMIT_RATE_PER_API_KEY"):
-        os.environ.setdefault(f"LEADERBOARD_{limit}", "1000000000/s")
+    os.environ.update(PRODUCTION)
+    for name, value in environment_defaults(os.environ["DATABASE_URL"]).items():
+        os.environ.setdefault(name, value)
     import django
 
     django.setup()
+
+
+PRODUCTION = {
+    "DJANGO_SETTINGS_MODULE": "leaderforge.settings",
+    "DEBUG": "false",
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "BEHIND_TLS_PROXY": "true",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+def environment_defaults(database_url: str) -> dict[str, str]:
+    """What the in-process tools set unless the environment does: a secret key, the limits out of
+    reach, and the Redis namespace bench.run serves this database with (its rank index and cached
+    listings; in another namespace every rank would miss the index and be counted in SQL)."""
+    namespace = database_name(database_url)
+    limits = ("READ_RATE_PER_CLIENT", "SUBMIT_RATE_PER_PLAYER", "SUBMIT_RATE_PER_API_KEY")
+    return {
+        "SECRET_KEY": "request-cost-only",
+        "CACHE_KEY_PREFIX": namespace,
+        "RANK_INDEX_KEY_PREFIX": namespace,
+        **{f"LEADERBOARD_{limit}": "1000000000/s" for limit in limits},
+    }
 
 
 def call(

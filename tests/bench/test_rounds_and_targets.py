@@ -20,6 +20,8 @@ from bench.report import (
     target_tables,
     text_table,
 )
+from bench.request_cost import environment_defaults
+from bench.run import Target
 from tests.bench.results import result
 
 
@@ -267,3 +269,13 @@ def test_a_submit_that_feeds_more_than_one_board_is_not_held_against_the_one_boa
 
     assert verdicts["submit, one board"].mark == "n/a"
     assert verdicts["submit, one board"].measured == "n/a (a default submit feeds 2 boards)"
+
+
+def test_the_in_process_tools_read_the_redis_namespace_the_bench_serves_the_database_with() -> None:
+    url = "postgres://postgres@127.0.0.1:5432/leaderforge_bench_10k"
+    served = Target(database_url=url, redis_url="redis://127.0.0.1:6379/13", players=1, sessions=1).env("k")
+
+    in_process = environment_defaults(url)
+
+    for name in ("CACHE_KEY_PREFIX", "RANK_INDEX_KEY_PREFIX"):
+        assert in_process[name] == served[name] == "leaderforge_bench_10k"
