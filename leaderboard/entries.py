@@ -88,18 +88,16 @@ def load_counted_sessions(
 # with the stored entry by the database, from the row as it is when the statement writes it: the
 # arithmetic never works from a stale read. Merging folds is folding the union, so the result is the
 # entry a recount would make. Rank values compare the same way on every board (greater is better).
-_AGGREGATION = "(SELECT aggregation FROM leaderboard_board WHERE id = leaderboard.board_id)"
-_CANDIDATE_TAKES_OVER = f"""(CASE {_AGGREGATION}
-    WHEN 'latest' THEN (excluded.last_updated > leaderboard.last_updated
-        OR (excluded.last_updated = leaderboard.last_updated
-            AND excluded.value_session_id > leaderboard.value_session_id))
-    ELSE (excluded.rank_value > leaderboard.rank_value
-        OR (excluded.rank_value = leaderboard.rank_value
-            AND (excluded.last_updated < leaderboard.last_updated
-                OR (excluded.last_updated = leaderboard.last_updated
-                    AND excluded.value_session_id < leaderboard.value_session_id)))) END)"""
 # A sum board's candidate holds no session: the value belongs to no single one.
 _IS_SUM = "excluded.value_session_id IS NULL"
+# On a best or latest board, whether the candidate's session holds the value instead of the stored
+# one. Each row comparison is the whole tie-break: best, the greater rank value, then the value
+# reached first, then the older session; latest, the session played last, then the newer one.
+_CANDIDATE_TAKES_OVER = """CASE b.aggregation
+    WHEN 'latest' THEN (excluded.last_updated, excluded.value_session_id)
+        > (leaderboard.last_updated, leaderboard.value_session_id)
+    ELSE (excluded.rank_value, leaderboard.last_updated, leaderboard.value_session_id)
+        > (leaderboard.rank_value, excluded.last_updated, excluded.value_session_id) END"""
 _SUM_REACHED = """CASE
     WHEN excluded.total_score > 0 AND leaderboard.total_score > 0 THEN
         CASE WHEN excluded.last_updated > leaderboard.last_updated
@@ -109,20 +107,25 @@ _SUM_REACHED = """CASE
     WHEN excluded.last_updated < leaderboard.last_updated THEN excluded.last_updated
     ELSE leaderboard.last_updated END"""
 
+# The board is read and the take-over decided once per merged row, in the sub-select that sets the
+# four value columns together.
 MERGE_ON_CONFLICT = f"""
 ON CONFLICT (board_id, period, user_id) DO UPDATE SET
     username = excluded.username,
-    total_score = CASE WHEN {_IS_SUM} THEN leaderboard.total_score + excluded.total_score
-        WHEN {_CANDIDATE_TAKES_OVER} THEN excluded.total_score ELSE leaderboard.total_score END,
-    rank_value = CASE WHEN {_IS_SUM} THEN leaderboard.rank_value + excluded.rank_value
-        WHEN {_CANDIDATE_TAKES_OVER} THEN excluded.rank_value ELSE leaderboard.rank_value END,
     session_count = leaderboard.session_count + excluded.session_count,
-    last_updated = CASE WHEN {_IS_SUM} THEN {_SUM_REACHED}
-        WHEN {_CANDIDATE_TAKES_OVER} THEN excluded.last_updated ELSE leaderboard.last_updated END,
-    value_session_id = CASE WHEN {_IS_SUM} THEN NULL
-        WHEN {_CANDIDATE_TAKES_OVER} THEN excluded.value_session_id ELSE leaderboard.value_session_id END,
     version = CASE WHEN leaderboard.version + 1 > excluded.version
-        THEN leaderboard.version + 1 ELSE excluded.version END
+        THEN leaderboard.version + 1 ELSE excluded.version END,
+    (total_score, rank_value, last_updated, value_session_id) = (
+        SELECT CASE WHEN m.is_sum THEN leaderboard.total_score + excluded.total_score
+                    WHEN m.takes_over THEN excluded.total_score ELSE leaderboard.total_score END,
+               CASE WHEN m.is_sum THEN leaderboard.rank_value + excluded.rank_value
+                    WHEN m.takes_over THEN excluded.rank_value ELSE leaderboard.rank_value END,
+               CASE WHEN m.is_sum THEN {_SUM_REACHED}
+                    WHEN m.takes_over THEN excluded.last_updated ELSE leaderboard.last_updated END,
+               CASE WHEN m.is_sum THEN NULL
+                    WHEN m.takes_over THEN excluded.value_session_id ELSE leaderboard.value_session_id END
+        FROM (SELECT {_IS_SUM} AS is_sum, {_CANDIDATE_TAKES_OVER} AS takes_over
+              FROM leaderboard_board b WHERE b.id = leaderboard.board_id) AS m)
 RETURNING board_id, period, user_id, total_score, rank_value, session_count, version"""
 
 ENTRY_COLUMNS = (

@@ -4,7 +4,9 @@ It locks the player, inserts the session, picks the boards and periods the sessi
 period keys computed in SQL by `periods.period_sql`, the twin of the Python the other paths use) and
 merges the session into each entry with `entries.MERGE_ON_CONFLICT`, which works from each stored row
 as it is written. Services call it inside their transaction; the embedded SQLite default takes the
-portable steps in `services.scores` instead, and the same tests prove both.
+portable steps in `services.scores` instead, and the same tests prove both. Its text stays within
+the 4,096 characters psycopg caches the conversion of (a test holds it there): a longer one is
+converted again on every submit.
 """
 
 from dataclasses import dataclass
