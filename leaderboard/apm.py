@@ -6,19 +6,22 @@ laptop, in tests and in production without a key, every call here returns at onc
 
 import newrelic.agent
 
-from leaderboard import ranking
 from leaderboard.boards import BoardPeriod
 
 
 def annotate_board(*, board_period: BoardPeriod, slug: str) -> None:
-    """Say which board and period the request read and where its ranks came from (redis or sql)."""
+    """Say which board and period the request read."""
     if newrelic.agent.current_transaction() is None:
         return
-    # rank_source asks Redis, so only when there is a transaction to record it on.
-    newrelic.agent.add_custom_attributes(
-        [
-            ("board", slug),
-            ("period", board_period.period),
-            ("rank_source", ranking.rank_source(board_period=board_period)),
-        ]
-    )
+    newrelic.agent.add_custom_attributes([("board", slug), ("period", board_period.period)])
+
+
+def annotate_rank_source(source: str) -> None:
+    """Say where the ranks the request read came from ("redis" or "sql").
+
+    The read that answered says it: asking the index whether it is ready would be another Redis
+    round trip on every read the agent records.
+    """
+    if newrelic.agent.current_transaction() is None:
+        return
+    newrelic.agent.add_custom_attribute("rank_source", source)

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from leaderboard import db_router, metrics
+from leaderboard import apm, db_router, metrics
 from leaderboard.boards import BoardPeriod
 from leaderboard.ranking import intents, redis_index, sql
 from leaderboard.ranking.intents import Intent, guard_commit
@@ -74,15 +74,15 @@ def _readable(board_period: BoardPeriod) -> bool:
 
 
 def get_standing(*, board_period: BoardPeriod, user_id: int) -> Standing | None:
-    if not _readable(board_period):
-        return sql.get_standing(board_period=board_period, user_id=user_id)
-    try:
-        indexed = redis_index.read_standing(board_period=board_period, user_id=user_id)
-    except IndexUnavailable:
-        return sql.get_standing(board_period=board_period, user_id=user_id)
+    indexed = None
+    if _readable(board_period):
+        # None too when a first score committed an instant ago has not reached the index yet.
+        with contextlib.suppress(IndexUnavailable):
+            indexed = redis_index.read_standing(board_period=board_period, user_id=user_id)
     if indexed is None:
-        # A first score committed an instant ago may not have reached the index yet.
+        apm.annotate_rank_source("sql")
         return sql.get_standing(board_period=board_period, user_id=user_id)
+    apm.annotate_rank_source("redis")
     return Standing(
         user_id=user_id,
         username=indexed.username,
@@ -95,24 +95,30 @@ def get_standing(*, board_period: BoardPeriod, user_id: int) -> Standing | None:
 
 def get_placement(*, board_period: BoardPeriod, user_id: int, rank_value: int) -> Placement:
     """Where this player stands with this rank value, whether or not it is committed yet."""
-    if not _readable(board_period):
-        return sql.get_placement(board_period=board_period, user_id=user_id, rank_value=rank_value)
-    try:
-        above, players = redis_index.read_placement(
-            board_period=board_period, user_id=user_id, rank_value=rank_value
-        )
-    except IndexUnavailable:
-        return sql.get_placement(board_period=board_period, user_id=user_id, rank_value=rank_value)
-    return Placement(rank=1 + above, total_players=players)
+    if _readable(board_period):
+        try:
+            above, players = redis_index.read_placement(
+                board_period=board_period, user_id=user_id, rank_value=rank_value
+            )
+        except IndexUnavailable:
+            pass
+        else:
+            apm.annotate_rank_source("redis")
+            return Placement(rank=1 + above, total_players=players)
+    apm.annotate_rank_source("sql")
+    return sql.get_placement(board_period=board_period, user_id=user_id, rank_value=rank_value)
 
 
 def get_top(*, board_period: BoardPeriod, limit: int) -> TopPlayers:
     if limit > redis_index.TOP_CACHE_ROWS or not _readable(board_period):
+        apm.annotate_rank_source("sql")
         return sql.get_top(board_period=board_period, limit=limit)
     try:
         cached = redis_index.read_top(board_period=board_period)
     except IndexUnavailable:
+        apm.annotate_rank_source("sql")
         return sql.get_top(board_period=board_period, limit=limit)
+    apm.annotate_rank_source("redis")
     metrics.note_top_lookup(cached=cached.rows is not None)
     rows = cached.rows if cached.rows is not None else _fill_top(board_period, cached)
     return sql.ranked(rows[:limit], total_players=cached.total_players)
@@ -129,11 +135,13 @@ def get_top_json(*, board_period: BoardPeriod, limit: int) -> tuple[bytes, int]:
         except IndexUnavailable:
             pass
         else:
+            apm.annotate_rank_source("redis")
             metrics.note_top_lookup(cached=cached.body is not None)
             if cached.body is not None:
                 return rows_prefix(cached.body, limit), cached.total_players
             rows = _fill_top(board_period, cached)
             return rows_prefix(encode_rows(ranked_rows(rows)), limit), cached.total_players
+    apm.annotate_rank_source("sql")
     top = sql.get_top(board_period=board_period, limit=limit)
     rows = [{**vars(row), "rank": row.rank} for row in top.rows]
     return rows_prefix(encode_rows(rows), limit), top.total_players
@@ -162,8 +170,10 @@ def _rank_rows(
         except IndexUnavailable:
             pass
         else:
+            apm.annotate_rank_source("redis")
             ranks = [1 + above[value] for value in values]
             return sql.standings(rows, ranks=ranks, total_players=players), players
+    apm.annotate_rank_source("sql")
     players = sql.count_players(board_period=board_period)
     if consecutive:
         ranks = sql.rank_window(board_period=board_period, rows=rows)
