@@ -6,8 +6,11 @@ view through a handler with no middleware), taking turns request by request in a
 rotating order, and takes each endpoint's median request (wall and CPU time of this thread). Prints the
 median over the rounds with the fastest and slowest round. Settings are production's (DEBUG off,
 behind a TLS proxy, as the bench serves them); the read limit is raised out of reach but still runs.
+With --newrelic both handlers run under the New Relic agent as the image runs them, in its developer
+mode (the whole agent, nothing sent anywhere); NEW_RELIC_* variables set in the environment win, e.g.
+NEW_RELIC_INSTRUMENTATION_DJANGO_MIDDLEWARE_ENABLED=true for the agent's own default.
 Usage: DATABASE_URL=... REDIS_URL=... python -m bench.request_cost [--requests 1000] [--rounds 5]
-       (a seeded database: python -m bench.run seeds one; nothing is written to it)
+       [--newrelic]   (a seeded database: python -m bench.run seeds one; nothing is written to it)
 """
 
 import argparse
@@ -20,8 +23,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from bench.run import database_name
-
 Handler = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 WINDOWED_BOARD = "weekly-best"
 
@@ -30,7 +31,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--newrelic", action="store_true", help="under the New Relic agent (developer mode)")
     args = parser.parse_args()
+    if args.newrelic:
+        start_newrelic_developer_mode()  # before Django: the agent instruments modules as they load
     setup_production_django()
     from django.core.handlers.wsgi import WSGIHandler
     from django.test.utils import override_settings
@@ -47,6 +51,10 @@ def main() -> None:
     with override_settings(MIDDLEWARE=[]):
         bare = BareHandler()
     app = WSGIHandler()
+    if args.newrelic:
+        import newrelic.agent
+
+        bare, app = newrelic.agent.WSGIApplicationWrapper(bare), newrelic.agent.WSGIApplicationWrapper(app)
     player = User.objects.filter(entries__isnull=False).order_by("pk").values_list("pk", flat=True)[0]
     endpoints: dict[str, tuple[Handler, str, str]] = {
         "bare": (bare, "/bare", ""),
@@ -125,6 +133,8 @@ def environment_defaults(database_url: str) -> dict[str, str]:
     """What the in-process tools set unless the environment does: a secret key, the limits out of
     reach, and the Redis namespace bench.run serves this database with (its rank index and cached
     listings; in another namespace every rank would miss the index and be counted in SQL)."""
+    from bench.run import database_name  # here: --newrelic starts the agent before psycopg is imported
+
     namespace = database_name(database_url)
     limits = ("READ_RATE_PER_CLIENT", "SUBMIT_RATE_PER_PLAYER", "SUBMIT_RATE_PER_API_KEY")
     return {
@@ -133,6 +143,26 @@ def environment_defaults(database_url: str) -> dict[str, str]:
         "RANK_INDEX_KEY_PREFIX": namespace,
         **{f"LEADERBOARD_{limit}": "1000000000/s" for limit in limits},
     }
+
+
+# The agent's settings under --newrelic: developer mode, and what the image sets (a test holds that).
+NEWRELIC_DEVELOPER_MODE = {
+    "NEW_RELIC_DEVELOPER_MODE": "true",
+    "NEW_RELIC_LICENSE_KEY": "0" * 40,
+    "NEW_RELIC_APP_NAME": "LeaderForge request cost",
+    "NEW_RELIC_INSTRUMENTATION_DJANGO_MIDDLEWARE_ENABLED": "false",
+}
+
+
+def start_newrelic_developer_mode() -> None:
+    """The agent as `newrelic-admin run-program` starts it in the image, in developer mode; the
+    environment's NEW_RELIC_* variables win."""
+    for name, value in NEWRELIC_DEVELOPER_MODE.items():
+        os.environ.setdefault(name, value)
+    import newrelic.agent  # after the variables: the agent reads some of them on import
+
+    newrelic.agent.initialize()
+    newrelic.agent.register_application(timeout=10)
 
 
 def call(

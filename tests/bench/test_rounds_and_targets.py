@@ -1,7 +1,9 @@
 """The bench's maths over rounds and its marking of targets: medians, ratios per round, verdicts."""
 
 import json
+import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +22,7 @@ from bench.report import (
     target_tables,
     text_table,
 )
-from bench.request_cost import environment_defaults
+from bench.request_cost import NEWRELIC_DEVELOPER_MODE, environment_defaults
 from bench.run import Target
 from tests.bench.results import result
 
@@ -279,3 +281,11 @@ def test_the_in_process_tools_read_the_redis_namespace_the_bench_serves_the_data
 
     for name in ("CACHE_KEY_PREFIX", "RANK_INDEX_KEY_PREFIX"):
         assert in_process[name] == served[name] == "leaderforge_bench_10k"
+
+
+def test_the_in_process_agent_runs_with_the_new_relic_settings_of_the_image() -> None:
+    dockerfile = (Path(__file__).resolve().parents[2] / "Dockerfile").read_text()
+    image = dict(re.findall(r"^ENV (NEW_RELIC_\w+)=(\S+)$", dockerfile, flags=re.MULTILINE))
+
+    assert image
+    assert {name: NEWRELIC_DEVELOPER_MODE.get(name) for name in image} == image
