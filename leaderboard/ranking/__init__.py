@@ -110,18 +110,18 @@ def get_placement(*, board_period: BoardPeriod, user_id: int, rank_value: int) -
 
 
 def get_top(*, board_period: BoardPeriod, limit: int) -> TopPlayers:
-    if limit > redis_index.TOP_CACHE_ROWS or not _readable(board_period):
-        apm.annotate_rank_source("sql")
-        return sql.get_top(board_period=board_period, limit=limit)
-    try:
-        cached = redis_index.read_top(board_period=board_period)
-    except IndexUnavailable:
-        apm.annotate_rank_source("sql")
-        return sql.get_top(board_period=board_period, limit=limit)
-    apm.annotate_rank_source("redis")
-    metrics.note_top_lookup(cached=cached.rows is not None)
-    rows = cached.rows if cached.rows is not None else _fill_top(board_period, cached)
-    return sql.ranked(rows[:limit], total_players=cached.total_players)
+    if limit <= redis_index.TOP_CACHE_ROWS and _readable(board_period):
+        try:
+            cached = redis_index.read_top(board_period=board_period)
+        except IndexUnavailable:
+            pass
+        else:
+            apm.annotate_rank_source("redis")
+            metrics.note_top_lookup(cached=cached.rows is not None)
+            rows = cached.rows if cached.rows is not None else _fill_top(board_period, cached)
+            return sql.ranked(rows[:limit], total_players=cached.total_players)
+    apm.annotate_rank_source("sql")
+    return sql.get_top(board_period=board_period, limit=limit)
 
 
 def get_top_json(*, board_period: BoardPeriod, limit: int) -> tuple[bytes, int]:
